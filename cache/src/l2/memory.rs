@@ -1,8 +1,8 @@
 //! `memory`: the embedded L2, a process-local map with per-key expiry on the cache's clock.
 //!
 //! It stands in for Redis when no server is wanted (the quickstart) and keeps exact byte and
-//! key counts for memory sampling. Expiry follows the cache's [`Clock`], so it behaves the
-//! same in virtual time.
+//! key counts for memory sampling. Expiry follows the clock it is given: the store's time
+//! (like a Redis server's), which is real time unless a test hands it a [`crate::ManualClock`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -56,6 +56,12 @@ pub enum L2Error {
         op: L2Op,
         message: String,
     },
+    /// The store could not be set up (bad URL, unreachable server at start-up, ...).
+    #[error("L2 {store}: {message}")]
+    Setup {
+        store: &'static str,
+        message: String,
+    },
 }
 
 impl L2Error {
@@ -71,9 +77,10 @@ impl L2Error {
         matches!(self, L2Error::Timeout { .. })
     }
 
-    pub fn op(&self) -> L2Op {
+    pub fn op(&self) -> Option<L2Op> {
         match self {
-            L2Error::Timeout { op, .. } | L2Error::Backend { op, .. } => *op,
+            L2Error::Timeout { op, .. } | L2Error::Backend { op, .. } => Some(*op),
+            L2Error::Setup { .. } => None,
         }
     }
 }
@@ -88,8 +95,9 @@ pub struct L2Usage {
 
 /// A distributed store of partition blobs: get / set with TTL / remove, on bytes.
 ///
-/// Keys arrive fully formed (namespace already applied). Implementations must be
-/// cancellation-safe: the cache wraps every call in a timeout.
+/// Keys arrive fully formed (namespace already applied). TTLs are in the store's own
+/// (real) time: the cache converts virtual durations with [`crate::Clock::to_real`].
+/// Implementations must be cancellation-safe: the cache wraps every call in a timeout.
 #[async_trait]
 pub trait L2Store: Send + Sync + fmt::Debug + 'static {
     /// Short store name for errors and metrics: `memory`, `redis`, `redis-cluster`, `postgres`, `none`.
