@@ -123,7 +123,12 @@ impl TokenCache {
     /// Builds a cache over `store`. Must be called inside a Tokio runtime when
     /// `async_write` is on (it starts the write-behind task). Metrics go to the global meter.
     pub fn new(opts: CacheOptions, store: Arc<dyn L2Store>, clock: SharedClock) -> Self {
-        Self::with_meter(opts, store, clock, &opentelemetry::global::meter("tokencache"))
+        Self::with_meter(
+            opts,
+            store,
+            clock,
+            &opentelemetry::global::meter("tokencache"),
+        )
     }
 
     pub fn with_meter(
@@ -148,7 +153,9 @@ impl TokenCache {
             store,
             clock,
             counters: Counters::default(),
-            locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             write_behind,
             instruments: CacheInstruments::new(meter),
             last_warn_ms: AtomicU64::new(0),
@@ -354,7 +361,10 @@ impl Inner {
 
     async fn l2_get(&self, partition_key: &str) -> Result<Option<Arc<Partition>>, CacheError> {
         let key = self.l2_key(partition_key);
-        let pending = self.write_behind.as_ref().and_then(|wb| wb.pending_blob(&key));
+        let pending = self
+            .write_behind
+            .as_ref()
+            .and_then(|wb| wb.pending_blob(&key));
         let blob = match pending {
             Some(b) => Some(b),
             None => {
@@ -424,7 +434,11 @@ impl Inner {
         Partition::from_json(&opened.json).map(Some)
     }
 
-    async fn store_partition(&self, partition_key: &str, p: Arc<Partition>) -> Result<(), CacheError> {
+    async fn store_partition(
+        &self,
+        partition_key: &str,
+        p: Arc<Partition>,
+    ) -> Result<(), CacheError> {
         let key = self.l2_key(partition_key);
         if p.is_empty() {
             if let Some(l1) = &self.l1 {
@@ -467,7 +481,9 @@ impl Inner {
         let span = tracing::debug_span!("tokencache.l2.write", store = self.store.name());
         let _e = span.enter();
         match self
-            .l2_call(L2Op::Set, partition_key, || store.set(&key, blob.clone(), ttl))
+            .l2_call(L2Op::Set, partition_key, || {
+                store.set(&key, blob.clone(), ttl)
+            })
             .await
         {
             Ok(()) => Ok(()),
@@ -602,10 +618,11 @@ async fn write_behind_worker(inner: std::sync::Weak<Inner>, wb: Arc<WriteBehind>
     loop {
         wb.wait_for_work().await;
         let batch = wb.take_batch();
-        let n = batch.len() as u64;
-        if n > 0 {
+        if !batch.is_empty() {
             let Some(inner) = inner.upgrade() else {
-                wb.done(n);
+                for (key, _) in &batch {
+                    wb.done(key);
+                }
                 return;
             };
             for (key, w) in batch {
@@ -618,8 +635,8 @@ async fn write_behind_worker(inner: std::sync::Weak<Inner>, wb: Arc<WriteBehind>
                 if r.is_err() {
                     Counters::inc(&inner.counters.l2_lost_writes);
                 }
+                wb.done(&key);
             }
-            wb.done(n);
         }
         if wb.is_closed() && wb.queued() == 0 {
             return;

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod config;
 pub mod envelope;
 pub mod l2;
 pub mod metrics;

@@ -3,7 +3,7 @@
 //! Writes to one key coalesce (each blob is the whole partition, so only the newest matters).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,55 +19,73 @@ pub(crate) struct PendingWrite {
 }
 
 #[derive(Debug, Default)]
+struct Queues {
+    pending: HashMap<String, PendingWrite>,
+    /// Taken by the worker and not finished: still visible to reads until written.
+    in_flight: HashMap<String, PendingWrite>,
+}
+
+#[derive(Debug, Default)]
 pub(crate) struct WriteBehind {
-    pending: Mutex<HashMap<String, PendingWrite>>,
-    /// Writes taken from `pending` and not finished yet.
-    in_flight: AtomicU64,
+    queues: Mutex<Queues>,
     wake: Notify,
     idle: Notify,
     closed: AtomicBool,
 }
 
 impl WriteBehind {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingWrite>> {
-        // A panic while holding this lock cannot leave the map inconsistent: recover it.
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        // A panic while holding this lock cannot leave the maps inconsistent: recover it.
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn enqueue(&self, l2_key: String, write: PendingWrite) {
-        self.lock().insert(l2_key, write);
+        self.lock().pending.insert(l2_key, write);
         self.wake.notify_one();
     }
 
-    /// The newest queued blob for a key, so reads see acknowledged writes before they land.
+    /// The newest acknowledged blob for a key that has not landed yet, so reads see it.
     pub(crate) fn pending_blob(&self, l2_key: &str) -> Option<Bytes> {
-        self.lock().get(l2_key).map(|w| w.blob.clone())
+        let q = self.lock();
+        q.pending
+            .get(l2_key)
+            .or_else(|| q.in_flight.get(l2_key))
+            .map(|w| w.blob.clone())
     }
 
     pub(crate) fn cancel(&self, l2_key: &str) {
-        self.lock().remove(l2_key);
+        self.lock().pending.remove(l2_key);
     }
 
     pub(crate) fn queued(&self) -> u64 {
-        self.lock().len() as u64 + self.in_flight.load(Ordering::SeqCst)
+        let q = self.lock();
+        (q.pending.len() + q.in_flight.len()) as u64
     }
 
-    /// Takes everything queued (the worker then writes it).
+    /// Takes everything queued (the worker then writes it and calls [`Self::done`]).
     pub(crate) fn take_batch(&self) -> Vec<(String, PendingWrite)> {
-        let mut map = self.lock();
-        self.in_flight.fetch_add(map.len() as u64, Ordering::SeqCst);
-        map.drain().collect()
+        let mut q = self.lock();
+        let batch: Vec<(String, PendingWrite)> = q.pending.drain().collect();
+        for (k, w) in &batch {
+            q.in_flight.insert(k.clone(), w.clone());
+        }
+        batch
     }
 
-    pub(crate) fn done(&self, n: u64) {
-        self.in_flight.fetch_sub(n, Ordering::SeqCst);
-        if self.queued() == 0 {
+    /// One write of the batch finished (written or given up on).
+    pub(crate) fn done(&self, l2_key: &str) {
+        let idle = {
+            let mut q = self.lock();
+            q.in_flight.remove(l2_key);
+            q.pending.is_empty() && q.in_flight.is_empty()
+        };
+        if idle {
             self.idle.notify_waiters();
         }
     }
 
     pub(crate) async fn wait_for_work(&self) {
-        if self.lock().is_empty() {
+        if self.lock().pending.is_empty() {
             self.wake.notified().await;
         }
     }
