@@ -90,7 +90,11 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// `speed` is virtual seconds per wall second; values ≤ 0 are treated as 1.
     pub fn new(start_millis: u64, speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
         ScaledClock {
             origin: Instant::now(),
             origin_millis: start_millis,
@@ -138,7 +142,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         // 20 ms of wall time is at least 20 s of virtual time at speed 1000.
         assert!(c.now_millis() >= 20_000, "{}", c.now_millis());
-        assert_eq!(c.to_real(Duration::from_secs(60)), Duration::from_millis(60));
+        assert_eq!(
+            c.to_real(Duration::from_secs(60)),
+            Duration::from_millis(60)
+        );
         assert_eq!(ScaledClock::new(0, -3.0).speed(), 1.0);
     }
 }

@@ -109,7 +109,12 @@ impl Envelope {
     }
 
     /// Seals a partition's JSON for storage under `partition_key`.
-    pub fn seal(&self, partition_key: &str, json: Vec<u8>, deadline_millis: Option<u64>) -> Vec<u8> {
+    pub fn seal(
+        &self,
+        partition_key: &str,
+        json: Vec<u8>,
+        deadline_millis: Option<u64>,
+    ) -> Vec<u8> {
         let Some(key) = self.keys.first() else {
             let Some(deadline) = deadline_millis else {
                 return json;
@@ -155,7 +160,9 @@ impl Envelope {
         if !blob.starts_with(MAGIC) {
             if self.encrypts() {
                 // A plain blob where everything must be encrypted: someone wrote around us.
-                return Err(DecodeError::Envelope("expected an encrypted envelope, found plain data"));
+                return Err(DecodeError::Envelope(
+                    "expected an encrypted envelope, found plain data",
+                ));
             }
             return Ok(Opened {
                 json: blob.to_vec(),
@@ -164,12 +171,16 @@ impl Envelope {
             });
         }
         let mut pos = MAGIC.len();
-        let version = *blob.get(pos).ok_or(DecodeError::Envelope("truncated header"))?;
+        let version = *blob
+            .get(pos)
+            .ok_or(DecodeError::Envelope("truncated header"))?;
         if version != VERSION {
             return Err(DecodeError::Envelope("unsupported envelope version"));
         }
         pos += 1;
-        let flags = *blob.get(pos).ok_or(DecodeError::Envelope("truncated header"))?;
+        let flags = *blob
+            .get(pos)
+            .ok_or(DecodeError::Envelope("truncated header"))?;
         pos += 1;
         if flags & !(FLAG_DEADLINE | FLAG_ENCRYPTED) != 0 {
             return Err(DecodeError::Envelope("unknown envelope flags"));
@@ -192,14 +203,17 @@ impl Envelope {
                 key_id: None,
             });
         }
-        let id_len = *blob.get(pos).ok_or(DecodeError::Envelope("truncated key id"))? as usize;
+        let id_len = *blob
+            .get(pos)
+            .ok_or(DecodeError::Envelope("truncated key id"))? as usize;
         pos += 1;
         let id_bytes = blob
             .get(pos..pos + id_len)
             .ok_or(DecodeError::Envelope("truncated key id"))?;
         pos += id_len;
         let header_end = pos;
-        let id = std::str::from_utf8(id_bytes).map_err(|_| DecodeError::Envelope("key id is not UTF-8"))?;
+        let id = std::str::from_utf8(id_bytes)
+            .map_err(|_| DecodeError::Envelope("key id is not UTF-8"))?;
         let key = self
             .keys
             .iter()
@@ -266,7 +280,10 @@ mod tests {
         assert_eq!(o.deadline_millis, Some(123_456));
         assert_eq!(o.key_id.as_deref(), Some("k1"));
         let resealed = rotated.seal("p", o.json, None);
-        assert_eq!(rotated.open("p", &resealed).unwrap().key_id.as_deref(), Some("k2"));
+        assert_eq!(
+            rotated.open("p", &resealed).unwrap().key_id.as_deref(),
+            Some("k2")
+        );
     }
 
     #[test]
@@ -274,7 +291,10 @@ mod tests {
         let e = Envelope::new(vec![key("k1", 1)]);
         let sealed = e.seal("p", b"{\"x\":true}".to_vec(), None);
         let other = Envelope::new(vec![key("k1", 9)]);
-        assert!(matches!(other.open("p", &sealed), Err(DecodeError::Decrypt)));
+        assert!(matches!(
+            other.open("p", &sealed),
+            Err(DecodeError::Decrypt)
+        ));
         assert!(matches!(e.open("q", &sealed), Err(DecodeError::Decrypt)));
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
@@ -284,20 +304,33 @@ mod tests {
             assert!(e.open("p", &sealed[..cut]).is_err(), "cut at {cut}");
         }
         let unknown = Envelope::new(vec![key("k9", 1)]);
-        assert!(matches!(unknown.open("p", &sealed), Err(DecodeError::UnknownKey(id)) if id == "k1"));
-        assert!(e.open("p", b"{}").is_err(), "plain blob where encryption is required");
+        assert!(
+            matches!(unknown.open("p", &sealed), Err(DecodeError::UnknownKey(id)) if id == "k1")
+        );
+        assert!(
+            e.open("p", b"{}").is_err(),
+            "plain blob where encryption is required"
+        );
     }
 
     #[test]
     fn keys_parse_from_hex_and_base64_and_reject_bad_lengths() {
         let hex = "00".repeat(32);
         assert!(EncryptionKey::from_text("a", &hex).is_ok());
-        assert!(EncryptionKey::from_text("a", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_ok());
+        assert!(
+            EncryptionKey::from_text("a", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_ok()
+        );
         assert_eq!(
             EncryptionKey::from_text("a", "AAAA").unwrap_err(),
             KeyError::BadLength(3)
         );
-        assert_eq!(EncryptionKey::from_text("a", "!!").unwrap_err(), KeyError::BadEncoding);
-        assert_eq!(EncryptionKey::new("", &[0; 32]).unwrap_err(), KeyError::BadId(0));
+        assert_eq!(
+            EncryptionKey::from_text("a", "!!").unwrap_err(),
+            KeyError::BadEncoding
+        );
+        assert_eq!(
+            EncryptionKey::new("", &[0; 32]).unwrap_err(),
+            KeyError::BadId(0)
+        );
     }
 }

@@ -95,7 +95,11 @@ impl fmt::Debug for CacheOptions {
             .field("namespace", &self.namespace)
             .field(
                 "encryption_key_ids",
-                &self.encryption_keys.iter().map(|k| k.id()).collect::<Vec<_>>(),
+                &self
+                    .encryption_keys
+                    .iter()
+                    .map(|k| k.id())
+                    .collect::<Vec<_>>(),
             )
             .field("sliding_expiration", &self.sliding_expiration)
             .field("absolute_expiration", &self.absolute_expiration)

@@ -88,7 +88,8 @@ impl L2Store for MemoryStore {
             return Ok(None);
         }
         if let Some(ttl) = slide {
-            slot.expires_at.store(deadline(now, Some(ttl)), Ordering::Relaxed);
+            slot.expires_at
+                .store(deadline(now, Some(ttl)), Ordering::Relaxed);
         }
         Ok(Some(slot.value))
     }
@@ -133,13 +134,24 @@ mod tests {
         let clock = Arc::new(ManualClock::new(0));
         let store = MemoryStore::new(clock.clone());
         store
-            .set("a", Bytes::from_static(b"xyz"), Some(Duration::from_secs(10)))
+            .set(
+                "a",
+                Bytes::from_static(b"xyz"),
+                Some(Duration::from_secs(10)),
+            )
             .await
             .unwrap();
-        store.set("b", Bytes::from_static(b"q"), None).await.unwrap();
+        store
+            .set("b", Bytes::from_static(b"q"), None)
+            .await
+            .unwrap();
         clock.advance(Duration::from_secs(9));
         // Slide a's expiry to now + 10 s.
-        assert!(store.get("a", Some(Duration::from_secs(10))).await.unwrap().is_some());
+        assert!(store
+            .get("a", Some(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .is_some());
         clock.advance(Duration::from_secs(9));
         assert!(store.get("a", None).await.unwrap().is_some());
         clock.advance(Duration::from_secs(2));

@@ -4,12 +4,14 @@
 //! [`crate::envelope`] and [`crate::TokenCache`]. Every store reports failures as
 //! [`L2Error`]; the cache decides what a failure means (see [`crate::config::FailurePolicy`]).
 
+mod faulty;
 mod memory;
 mod none;
 mod postgres;
 mod redis;
 mod redis_cluster;
 
+pub use faulty::{Fault, FaultyStore};
 pub use memory::MemoryStore;
 pub use none::NoneStore;
 pub use postgres::{PostgresOptions, PostgresStore};

@@ -166,11 +166,7 @@ pub struct AccessToken {
     #[serde(default, skip_serializing_if = "is_none")]
     pub user_assertion_hash: Option<String>,
     /// msal-node's OBO marker.
-    #[serde(
-        default,
-        rename = "userAssertionHash",
-        skip_serializing_if = "is_none"
-    )]
+    #[serde(default, rename = "userAssertionHash", skip_serializing_if = "is_none")]
     pub user_assertion_hash_node: Option<String>,
     /// Fields this version does not know; written back unchanged.
     #[serde(flatten)]

@@ -77,7 +77,9 @@ pub fn credential_key(
 
 /// MSAL's account key: `home_account_id-environment-realm`, lower-cased.
 pub fn account_key(home_account_id: &str, environment: &str, realm: &str) -> String {
-    [home_account_id, environment, realm].join("-").to_lowercase()
+    [home_account_id, environment, realm]
+        .join("-")
+        .to_lowercase()
 }
 
 /// MSAL's app metadata key: `appmetadata-environment-client_id`.
@@ -99,7 +101,10 @@ pub mod partition {
     /// a blob, so one hot resource cannot grow everyone's partition).
     pub fn app_for_audience(client_id: &str, tenant_id: Option<&str>, scopes: &[&str]) -> String {
         let hash = sha256_b64url(normalize_scopes(scopes.iter().copied()).as_bytes());
-        format!("{client_id}_{}_{hash}_AppTokenCache", tenant_id.unwrap_or(""))
+        format!(
+            "{client_id}_{}_{hash}_AppTokenCache",
+            tenant_id.unwrap_or("")
+        )
     }
 
     /// User partition: the home account id `{uid}.{utid}`.
@@ -141,7 +146,14 @@ mod tests {
     #[test]
     fn credential_keys_match_what_msal_python_writes() {
         assert_eq!(
-            credential_key("", "127.0.0.1", "AccessToken", "CID", "Contoso", "api://resource-a/.default"),
+            credential_key(
+                "",
+                "127.0.0.1",
+                "AccessToken",
+                "CID",
+                "Contoso",
+                "api://resource-a/.default"
+            ),
             "-127.0.0.1-accesstoken-cid-contoso-api://resource-a/.default"
         );
         assert_eq!(
@@ -149,7 +161,10 @@ mod tests {
             "u.t-127.0.0.1-refreshtoken-cid--s"
         );
         assert_eq!(account_key("U.T", "h", "Contoso"), "u.t-h-contoso");
-        assert_eq!(app_metadata_key("127.0.0.1", "cid"), "appmetadata-127.0.0.1-cid");
+        assert_eq!(
+            app_metadata_key("127.0.0.1", "cid"),
+            "appmetadata-127.0.0.1-cid"
+        );
     }
 
     #[test]

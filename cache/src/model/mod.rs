@@ -220,7 +220,10 @@ impl Partition {
         if home_account_id.is_empty() {
             return None;
         }
-        let wanted: Vec<&str> = normalized_scopes.split(' ').filter(|s| !s.is_empty()).collect();
+        let wanted: Vec<&str> = normalized_scopes
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect();
         self.access_tokens.iter().map(|(_, at)| at).find(|at| {
             at.home().eq_ignore_ascii_case(home_account_id)
                 && at.client_id.eq_ignore_ascii_case(client_id)
@@ -266,7 +269,9 @@ impl Partition {
             "",
             rt.target.as_deref().unwrap_or(""),
         );
-        self.refresh_tokens.by_index.insert(rt_index(&rt), (key, rt));
+        self.refresh_tokens
+            .by_index
+            .insert(rt_index(&rt), (key, rt));
     }
 
     pub fn remove_refresh_token(&mut self, home_account_id: &str, client_id: &str) -> bool {
@@ -276,7 +281,12 @@ impl Partition {
             .is_some()
     }
 
-    pub fn id_token(&self, home_account_id: &str, client_id: &str, realm: &str) -> Option<&IdToken> {
+    pub fn id_token(
+        &self,
+        home_account_id: &str,
+        client_id: &str,
+        realm: &str,
+    ) -> Option<&IdToken> {
         self.id_tokens.get(&format!(
             "{}|{}|{}",
             lower(home_account_id),
@@ -313,7 +323,9 @@ impl Partition {
 
     pub fn upsert_app_metadata(&mut self, m: AppMetadata) {
         let key = keys::app_metadata_key(&m.environment, &m.client_id);
-        self.app_metadata.by_index.insert(lower(&m.client_id), (key, m));
+        self.app_metadata
+            .by_index
+            .insert(lower(&m.client_id), (key, m));
     }
 
     pub fn app_metadata(&self, client_id: &str) -> Option<&AppMetadata> {
