@@ -101,13 +101,24 @@ fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
+/// MSAL Python 1.39 isolates tokens obtained with extra body parameters (an FMI path, client
+/// claims) under `ext_cache_key`; such a token must never answer a request without them.
+fn ext_cache_key(at: &AccessToken) -> Option<&str> {
+    at.extra.get("ext_cache_key").and_then(Value::as_str)
+}
+
 fn at_index(at: &AccessToken) -> String {
-    access_token_index(
+    let mut index = access_token_index(
         at.home(),
         &at.client_id,
         &at.realm,
         &normalize_target(&at.target),
-    )
+    );
+    if let Some(ext) = ext_cache_key(at) {
+        index.push('|');
+        index.push_str(ext);
+    }
+    index
 }
 fn rt_index(rt: &RefreshToken) -> String {
     format!("{}|{}", lower(rt.home()), lower(&rt.client_id))
@@ -225,7 +236,8 @@ impl Partition {
             .filter(|s| !s.is_empty())
             .collect();
         self.access_tokens.iter().map(|(_, at)| at).find(|at| {
-            at.home().eq_ignore_ascii_case(home_account_id)
+            ext_cache_key(at).is_none()
+                && at.home().eq_ignore_ascii_case(home_account_id)
                 && at.client_id.eq_ignore_ascii_case(client_id)
                 && (realm.is_empty() || at.realm.eq_ignore_ascii_case(realm))
                 && {
@@ -236,16 +248,25 @@ impl Partition {
         })
     }
 
-    /// Adds or replaces an access token, stored under MSAL Python's credential key.
+    /// Adds or replaces an access token, stored under MSAL Python's credential key
+    /// (`atext` and the extended key appended for an isolated token, as MSAL Python does).
     pub fn upsert_access_token(&mut self, at: AccessToken) {
-        let key = keys::credential_key(
+        let mut key = keys::credential_key(
             at.home(),
             &at.environment,
-            "AccessToken",
+            if ext_cache_key(&at).is_some() {
+                "atext"
+            } else {
+                "AccessToken"
+            },
             &at.client_id,
             &at.realm,
             &at.target,
         );
+        if let Some(ext) = ext_cache_key(&at) {
+            key.push('-');
+            key.push_str(&ext.to_lowercase());
+        }
         let index = at_index(&at);
         // A replaced token's key may differ (another writer's spelling): drop it, it is stale.
         self.access_tokens.by_index.insert(index, (key, at));

@@ -5,5 +5,6 @@ mod corrupt_blobs;
 mod expiry_policy;
 mod l1_eviction;
 mod l2_failure_policy;
+mod msal_python;
 mod support;
 mod write_behind;
