@@ -131,7 +131,7 @@ impl Postgres {
 
     fn try_start(&mut self) -> Result<(), String> {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c full_page_writes=off -c shared_buffers=16MB -c max_connections=40",
             self.port,
             self.dir.path().join("sock").display()

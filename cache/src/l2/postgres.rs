@@ -31,6 +31,8 @@ use super::redis::{redact_url, scrub};
 use super::{L2Error, L2Op, L2Store, L2Usage};
 
 const STORE: &str = "postgres";
+/// How [`describe`] ends the message of an `undefined_table` error.
+const UNDEFINED_TABLE: &str = "(42P01)";
 
 /// Table name, pool size and timeouts for [`PostgresStore`].
 #[derive(Debug, Clone)]
@@ -290,6 +292,22 @@ impl PostgresStore {
         .await
     }
 
+    async fn try_set(
+        &self,
+        key: &str,
+        value: &Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<(), L2Error> {
+        let sql = self.sql.clone();
+        self.with_client(L2Op::Set, |client| async move {
+            let stmt = client.prepare_cached(&sql.set).await?;
+            let ms = ttl_millis(ttl);
+            client.execute(&stmt, &[&key, &value.as_ref(), &ms]).await
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Deletes expired rows (reads already skip them); returns how many were deleted.
     pub async fn purge_expired(&self) -> Result<u64, L2Error> {
         let sql = self.sql.clone();
@@ -334,15 +352,19 @@ impl L2Store for PostgresStore {
         }
     }
 
+    /// A write to a table that has gone (dropped, or a fresh database behind the same URL)
+    /// re-creates it once and retries, so the store heals instead of failing every write.
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), L2Error> {
-        let sql = self.sql.clone();
-        self.with_client(L2Op::Set, |client| async move {
-            let stmt = client.prepare_cached(&sql.set).await?;
-            let ms = ttl_millis(ttl);
-            client.execute(&stmt, &[&key, &value.as_ref(), &ms]).await
-        })
-        .await
-        .map(|_| ())
+        match self.try_set(key, &value, ttl).await {
+            Err(L2Error::Backend { message, .. }) if message.ends_with(UNDEFINED_TABLE) => {
+                self.create_table().await.map_err(|e| match e {
+                    L2Error::Backend { message, .. } => self.backend(L2Op::Set, message),
+                    other => other,
+                })?;
+                self.try_set(key, &value, ttl).await
+            }
+            other => other,
+        }
     }
 
     async fn remove(&self, key: &str) -> Result<(), L2Error> {
