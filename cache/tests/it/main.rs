@@ -3,6 +3,7 @@
 mod cache_tiers;
 mod corrupt_blobs;
 mod expiry_policy;
+mod golden;
 mod l1_eviction;
 mod l2_conformance;
 mod l2_failure_policy;
