@@ -1,0 +1,132 @@
+//! `mock-authority`: serve the mock Entra ID (and benchmark it). Thin over the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use mock_authority::{
+    Authority, AuthorityConfig, ServerOptions, SigningAlg, SystemTimeSource, TlsMode,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mock-authority",
+    version,
+    about = "Mock Microsoft Entra ID for MSAL clients and load tests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the token, discovery, authorize and admin endpoints.
+    Serve(ServeArgs),
+    /// Client-credential throughput over keep-alive HTTPS against an in-process server.
+    Bench(mock_authority::bench::BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Write the generated CA certificate (PEM) here.
+    #[arg(long, conflicts_with_all = ["tls_cert", "plain_http"])]
+    tls_ca_out: Option<PathBuf>,
+    /// Serve this certificate chain (PEM) instead of a generated one.
+    #[arg(long, requires = "tls_key", conflicts_with = "plain_http")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Plain HTTP (MSAL clients refuse it; for Rust callers).
+    #[arg(long)]
+    plain_http: bool,
+    /// Configuration file (YAML or JSON): tenants, apps, users, lifetimes, latency, faults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the signing algorithm of the configuration (RS256 or ES256).
+    #[arg(long, value_parser = parse_alg)]
+    signing: Option<SigningAlg>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    body_limit: usize,
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "RS256" => Ok(SigningAlg::RS256),
+        "ES256" => Ok(SigningAlg::ES256),
+        _ => Err(format!("unknown algorithm {s} (RS256 or ES256)")),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Bench(args) => rt.block_on(mock_authority::bench::run(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => AuthorityConfig::from_file(path).context("reading --config")?,
+        None => AuthorityConfig::default(),
+    };
+    if let Some(alg) = args.signing {
+        config.signing = alg;
+    }
+    let authority = Arc::new(
+        Authority::new(config, Arc::new(SystemTimeSource)).context("building the authority")?,
+    );
+    let tls = match (args.plain_http, args.tls_cert, args.tls_key) {
+        (true, _, _) => TlsMode::Plain,
+        (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
+        _ => TlsMode::Generate {
+            ca_out: args.tls_ca_out,
+        },
+    };
+    let opts = ServerOptions {
+        listen: args.listen,
+        tls,
+        body_limit: args.body_limit,
+        ..ServerOptions::default()
+    };
+    let handle = mock_authority::serve(authority, opts)
+        .await
+        .context("starting the server")?;
+    println!("mock-authority listening on {}", handle.base_url);
+    match (&handle.ca_path, &handle.ca_pem) {
+        (Some(path), _) => println!("CA certificate written to {}", path.display()),
+        (None, Some(_)) => {
+            println!("CA certificate generated (not written; pass --tls-ca-out FILE)")
+        }
+        _ => {}
+    }
+    println!(
+        "token endpoint: {}/{{tenant}}/oauth2/v2.0/token",
+        handle.base_url
+    );
+    wait_for_signal().await?;
+    println!("stopping");
+    handle.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

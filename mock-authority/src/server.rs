@@ -1,0 +1,248 @@
+//! The HTTP(S) server: accepts connections (TCP_NODELAY), terminates TLS with rustls, serves
+//! HTTP/1.1 keep-alive with hyper, and carries out resets (TCP RST via SO_LINGER 0).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::authority::Authority;
+use crate::error::SetupError;
+use crate::routes::{router, AppState, ConnControl};
+
+/// How the server speaks.
+#[derive(Debug, Clone)]
+pub enum TlsMode {
+    /// HTTPS with a CA and certificate generated now; the CA PEM is written to `ca_out` if given.
+    Generate {
+        /// Where to write the CA certificate (PEM).
+        ca_out: Option<PathBuf>,
+    },
+    /// HTTPS with a certificate chain and key from PEM files.
+    Files {
+        /// Certificate chain (PEM).
+        cert: PathBuf,
+        /// Private key (PEM).
+        key: PathBuf,
+    },
+    /// Plain HTTP (in-process use from Rust; real MSAL clients refuse it).
+    Plain,
+}
+
+/// Server options.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where to listen (`127.0.0.1:0` for a free port).
+    pub listen: SocketAddr,
+    /// TLS.
+    pub tls: TlsMode,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+    /// Multiplies every delay (latency model, delay faults) before sleeping.
+    pub delay_scale: f64,
+    /// How long a hang lasts at most before the connection is reset.
+    pub hang_max: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: TlsMode::Plain,
+            body_limit: 64 * 1024,
+            delay_scale: 1.0,
+            hang_max: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// `https://127.0.0.1:PORT` (or `http://`).
+    pub base_url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The generated CA (PEM), if any.
+    pub ca_pem: Option<String>,
+    /// Where the CA was written, if anywhere.
+    pub ca_path: Option<PathBuf>,
+    authority: Arc<Authority>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The authority behind the server.
+    pub fn authority(&self) -> &Arc<Authority> {
+        &self.authority
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the server in process on `127.0.0.1:0`: HTTPS with a generated CA written to a
+/// temporary file (`https = true`), or plain HTTP.
+pub async fn start_in_process(
+    authority: Arc<Authority>,
+    https: bool,
+) -> Result<ServerHandle, SetupError> {
+    let tls = if https {
+        let dir = std::env::temp_dir().join(format!("mock-authority-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TlsMode::Generate {
+            ca_out: Some(dir.join(format!("ca-{n}.pem"))),
+        }
+    } else {
+        TlsMode::Plain
+    };
+    serve(
+        authority,
+        ServerOptions {
+            tls,
+            ..ServerOptions::default()
+        },
+    )
+    .await
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Binds and starts serving in the background.
+pub async fn serve(
+    authority: Arc<Authority>,
+    opts: ServerOptions,
+) -> Result<ServerHandle, SetupError> {
+    let (tls, ca_pem, ca_path) = match &opts.tls {
+        TlsMode::Plain => (None, None, None),
+        TlsMode::Files { cert, key } => (Some(crate::tls::from_files(cert, key)?), None, None),
+        TlsMode::Generate { ca_out } => {
+            let extra: Vec<String> = if opts.listen.ip().is_unspecified() {
+                Vec::new()
+            } else {
+                vec![opts.listen.ip().to_string()]
+            };
+            let g = crate::tls::generate(&extra)?;
+            if let Some(path) = ca_out {
+                std::fs::write(path, &g.ca_pem)?;
+            }
+            (Some(g.server_config), Some(g.ca_pem), ca_out.clone())
+        }
+    };
+    let listener = TcpListener::bind(opts.listen).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    let state = AppState {
+        authority: Arc::clone(&authority),
+        scheme,
+        fallback_host: host.clone(),
+        body_limit: opts.body_limit,
+        delay_scale: opts.delay_scale,
+        hang_max: opts.hang_max,
+    };
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, tls.map(TlsAcceptor::from), state, rx));
+    Ok(ServerHandle {
+        base_url: format!("{scheme}://{host}"),
+        addr,
+        ca_pem,
+        ca_path,
+        authority,
+        shutdown,
+        task,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = router(state);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors and the like: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                conns.spawn(connection(stream, tls.clone(), app.clone()));
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
+}
+
+async fn connection(stream: TcpStream, tls: Option<TlsAcceptor>, app: axum::Router) {
+    // A second handle on the socket, to set SO_LINGER 0 (RST on close) for resets.
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    let Ok(control) = std_stream.try_clone() else {
+        return;
+    };
+    let Ok(stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let reset = Arc::new(Notify::new());
+    match tls {
+        None => serve_io(stream, app, &reset, control).await,
+        Some(acceptor) => {
+            let Ok(Ok(tls_stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            serve_io(tls_stream, app, &reset, control).await;
+        }
+    }
+}
+
+async fn serve_io<I>(io: I, app: axum::Router, reset: &Arc<Notify>, control: std::net::TcpStream)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ctl = ConnControl(Arc::clone(reset));
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ctl.clone());
+        app.clone().oneshot(req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        _ = conn => {}
+        _ = reset.notified() => {
+            let _ = socket2::SockRef::from(&control).set_linger(Some(Duration::ZERO));
+            // Dropping the connection closes our handle; dropping `control` closes the
+            // last one and sends the RST.
+        }
+    }
+    drop(control);
+}
