@@ -44,7 +44,7 @@ pub fn command(port: u16, args: &[&str]) -> io::Result<String> {
     }
 }
 
-/// Whether a Redis server on `port` answers PING with PONG.
+/// Whether a Redis server on `port` answers PING (with PONG, or NOAUTH when it wants a password).
 pub fn ping(port: u16) -> bool {
-    matches!(command(port, &["PING"]), Ok(reply) if reply == "PONG")
+    matches!(command(port, &["PING"]), Ok(reply) if reply == "PONG" || reply.starts_with("-NOAUTH"))
 }

@@ -179,7 +179,6 @@ pub async fn fails_fast_while_down(store: &dyn L2Store, key: &str) {
 pub async fn recovers_by_itself(store: &dyn L2Store, key: &str) -> Duration {
     let start = Instant::now();
     let value = blob(5);
-    let mut last = String::new();
     loop {
         let set = within(
             FAIL_FAST,
@@ -187,13 +186,13 @@ pub async fn recovers_by_itself(store: &dyn L2Store, key: &str) -> Duration {
             store.set(key, value.clone(), None),
         )
         .await;
-        match set {
+        let last = match set {
             Ok(()) => match within(FAIL_FAST, "get while recovering", store.get(key, None)).await {
                 Ok(Some(v)) if v == value => return start.elapsed(),
-                other => last = format!("get: {other:?}"),
+                other => format!("get: {other:?}"),
             },
-            Err(e) => last = format!("set: {e}"),
-        }
+            Err(e) => format!("set: {e}"),
+        };
         assert!(
             start.elapsed() < RECOVERY,
             "store did not recover within {RECOVERY:?} after the server restarted; last: {last}"

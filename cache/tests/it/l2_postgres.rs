@@ -129,3 +129,20 @@ async fn outage_fails_fast_then_the_same_store_recovers_by_itself() {
     // PostgreSQL keeps committed rows across a crash.
     assert_eq!(store.get("ts:k", None).await.unwrap(), Some(c::blob(1)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_table_is_recreated_by_the_next_write() {
+    let (server, store) = server_and_store().await;
+    store.set("a", c::blob(1), None).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("DROP TABLE tokencache").await.unwrap();
+    // Reads of a missing table are errors (not silent misses) ...
+    assert!(store.get("a", None).await.is_err());
+    // ... and the next write heals the store.
+    store.set("b", c::blob(2), None).await.unwrap();
+    assert_eq!(store.get("b", None).await.unwrap(), Some(c::blob(2)));
+    assert_eq!(store.get("a", None).await.unwrap(), None);
+}

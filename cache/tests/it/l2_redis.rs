@@ -137,3 +137,28 @@ async fn a_paused_server_times_out_instead_of_hanging() {
     );
     c::recovers_by_itself(&store, "ts:p2").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_work_and_never_appear_in_errors() {
+    let server =
+        tokio::task::spawn_blocking(|| RedisServer::start_with(&["--requirepass", "hunter2"]))
+            .await
+            .unwrap();
+    let port = server.port();
+    let store = RedisStore::connect(&format!("redis://:hunter2@127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    assert!(!format!("{store:?}").contains("hunter2"));
+    store.set("ts:a", c::blob(1), None).await.unwrap();
+    assert_eq!(store.get("ts:a", None).await.unwrap(), Some(c::blob(1)));
+
+    let err = RedisStore::connect(&format!("redis://:wrong-hunter2-x@127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, L2Error::Setup { .. }), "{err:?}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
