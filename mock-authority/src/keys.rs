@@ -55,6 +55,18 @@ impl std::fmt::Debug for SigningKeys {
 }
 
 impl SigningKeys {
+    /// The process-wide key set, generated on first use (RSA 2048 generation takes a
+    /// noticeable fraction of a second; every authority in a process shares one set).
+    pub fn shared() -> Result<std::sync::Arc<Self>, SetupError> {
+        static SHARED: std::sync::OnceLock<std::sync::Arc<SigningKeys>> =
+            std::sync::OnceLock::new();
+        if let Some(k) = SHARED.get() {
+            return Ok(std::sync::Arc::clone(k));
+        }
+        let keys = std::sync::Arc::new(Self::generate()?);
+        Ok(std::sync::Arc::clone(SHARED.get_or_init(|| keys)))
+    }
+
     /// Generates an RSA 2048 and a P-256 key pair.
     pub fn generate() -> Result<Self, SetupError> {
         let rsa = RsaKeyPair::generate(KeySize::Rsa2048)

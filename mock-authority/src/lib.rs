@@ -22,7 +22,7 @@ pub mod time;
 pub mod tls;
 pub mod tokens;
 pub mod users;
-#[cfg(feature = "wiremock")]
+#[cfg(any(test, feature = "wiremock"))]
 pub mod wiremock_adapter;
 
 pub use authority::{Action, Authority, Decision, Reply, TokenRequest};
