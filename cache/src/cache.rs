@@ -185,6 +185,11 @@ impl TokenCache {
         self.inner.l2_key(partition_key)
     }
 
+    /// L1 only, synchronously: the hot path of a cache hit (no future, no L2).
+    pub fn get_l1(&self, partition_key: &str) -> Option<Arc<Partition>> {
+        self.inner.l1_get(partition_key)
+    }
+
     /// Reads a partition: L1, then L2 (which fills L1), then a miss.
     pub async fn get(&self, partition_key: &str) -> Result<Lookup, CacheError> {
         if let Some(p) = self.inner.l1_get(partition_key) {

@@ -1,12 +1,14 @@
 //! tokencache integration tests: one binary, one module per behaviour, real servers from testkit.
 
 mod cache_tiers;
+mod codec_fuzz_corpus;
 mod corrupt_blobs;
 mod expiry_policy;
 mod golden;
 mod l1_eviction;
 mod l2_conformance;
 mod l2_failure_policy;
+mod l2_outage;
 mod l2_postgres;
 mod l2_redis;
 mod l2_redis_cluster;

@@ -1,0 +1,167 @@
+//! L1 hit for an app token with 1, 100,000 and 1,000,000 partitions cached: the whole hit
+//! path (partition lookup in L1, validity check on the cache clock, O(1) token lookup by
+//! normalized scopes, token clone), through the async `get` and the sync `get_l1`.
+//!
+//! Run: `cargo bench -p tokencache --bench l1_hit`
+//!
+//! Last figures (2-core shared VM, rustc 1.95, 2026-11-22), median time per hit:
+//!   see the table written by the session that last ran it in its closing note; filled in below.
+//!   partitions      get().await     get_l1()
+//!   1               (pending)       (pending)
+//!   100,000         (pending)       (pending)
+//!   1,000,000       (pending)       (pending)
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use tokencache::l2::MemoryStore;
+use tokencache::model::entries::{AccessToken, Secret, Timestamp};
+use tokencache::model::keys::{access_token_index, normalize_scopes, partition};
+use tokencache::{CacheOptions, L1Options, SharedClock, SystemClock, TokenCache};
+
+const CLIENT: &str = "6f1c2a9e-8a42-4c55-9b1e-2d6b1b0c7a11";
+const SCOPE: &str = "api://graph/.default";
+
+fn tenant(i: usize) -> String {
+    format!("{:08x}-0000-4000-8000-{:012x}", i, i)
+}
+
+fn token(tenant: &str, expires_on: u64) -> AccessToken {
+    AccessToken {
+        credential_type: "AccessToken".into(),
+        // A realistic JWT-sized secret.
+        secret: Secret::new("e".repeat(1200)),
+        home_account_id: None,
+        environment: "login.microsoftonline.com".into(),
+        client_id: CLIENT.into(),
+        target: SCOPE.into(),
+        realm: tenant.into(),
+        token_type: Some("Bearer".into()),
+        cached_at: Timestamp(expires_on - 3600),
+        expires_on: Timestamp(expires_on),
+        extended_expires_on: Some(Timestamp(expires_on + 3600)),
+        ext_expires_on: None,
+        refresh_on: None,
+        user_assertion_hash: None,
+        user_assertion_hash_node: None,
+        extra: Default::default(),
+    }
+}
+
+fn populated(rt: &tokio::runtime::Runtime, n: usize) -> (TokenCache, Vec<(String, String)>) {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let opts = CacheOptions {
+        l1: Some(L1Options {
+            max_bytes: 16 * 1024 * 1024 * 1024,
+        }),
+        ..CacheOptions::default()
+    };
+    let cache = TokenCache::new(
+        opts,
+        Arc::new(MemoryStore::new(clock.clone())),
+        clock.clone(),
+    );
+    let exp = clock.now_secs() + 24 * 3600;
+    let scopes = normalize_scopes([SCOPE]);
+    let keys: Vec<(String, String)> = rt.block_on(async {
+        let mut keys = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = tenant(i);
+            let key = partition::app(CLIENT, Some(&t));
+            cache
+                .update(&key, |p| p.upsert_access_token(token(&t, exp)))
+                .await
+                .expect("memory store never fails");
+            keys.push((key, access_token_index("", CLIENT, &t, &scopes)));
+        }
+        keys
+    });
+    (cache, keys)
+}
+
+/// A fixed pseudo-random visiting order, so large caches are read all over memory.
+fn order(n: usize) -> Vec<usize> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n.min(1 << 20))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("l1_hit");
+    g.measurement_time(Duration::from_secs(4));
+    g.warm_up_time(Duration::from_secs(1));
+    for n in [1usize, 100_000, 1_000_000] {
+        let (cache, keys) = populated(&rt, n);
+        let visit = order(n);
+        let now = cache.clock().now_secs();
+        g.bench_with_input(BenchmarkId::new("get_async", n), &n, |b, _| {
+            let mut i = 0usize;
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % visit.len();
+                let (key, index) = &keys[visit[i]];
+                let cache = &cache;
+                async move {
+                    let p = cache.get(key).await.expect("hit").partition.expect("hit");
+                    let at = p.access_token_by_index(index).expect("token");
+                    assert!(at.expires_on.0 > now);
+                    black_box(at.secret.clone())
+                }
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("get_l1", n), &n, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = (i + 1) % visit.len();
+                let (key, index) = &keys[visit[i]];
+                let p = cache.get_l1(key).expect("hit");
+                let at = p.access_token_by_index(index).expect("token");
+                black_box(at.secret.clone())
+            })
+        });
+        // As a caller does it: the keys are built per request from the tenant id (hot in
+        // the caller's cache), not read from a million-entry table of prebuilt strings.
+        g.bench_with_input(BenchmarkId::new("get_l1_built_keys", n), &n, |b, _| {
+            let mut i = 0usize;
+            let mut key = String::with_capacity(128);
+            let mut index = String::with_capacity(128);
+            b.iter(|| {
+                use std::fmt::Write as _;
+                i = (i + 1) % visit.len();
+                let t = visit[i];
+                key.clear();
+                index.clear();
+                let _ = write!(
+                    key,
+                    "{CLIENT}_{:08x}-0000-4000-8000-{:012x}_AppTokenCache",
+                    t, t
+                );
+                let _ = write!(
+                    index,
+                    "|{CLIENT}|{:08x}-0000-4000-8000-{:012x}|{SCOPE}",
+                    t, t
+                );
+                let p = cache.get_l1(&key).expect("hit");
+                let at = p.access_token_by_index(&index).expect("token");
+                black_box(at.secret.clone())
+            })
+        });
+        drop(cache);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
