@@ -163,7 +163,9 @@ impl L2Store for RedisStore {
             .await
     }
 
-    /// Keys under `prefix`: exact (`DBSIZE` for the empty prefix, else a full `SCAN MATCH`).
+    /// Keys under `prefix`: `DBSIZE` for the empty prefix, else a full `SCAN MATCH` (O(keys in
+    /// the database) round trips of 1,000; exact except for SCAN's rare duplicates during a
+    /// rehash).
     /// Bytes: the sum of `MEMORY USAGE` (Redis's own per-key accounting, key + value +
     /// overhead) over the first `usage_sample` keys found; exact when there are no more keys
     /// than that, otherwise the sample's mean times the key count.
@@ -180,7 +182,7 @@ impl L2Store for RedisStore {
             L2Op::Get,
             bound,
             &self.secrets,
-            node_usage(prefix, self.options.usage_sample, true, exec),
+            node_usage(prefix, self.options.usage_sample, exec),
         )
         .await
         .map(|u| u.estimate())
@@ -215,7 +217,8 @@ fn ttl_millis(ttl: Duration) -> u64 {
 }
 
 /// Runs `fut` within `limit`, mapping a redis error to `Backend` (or `Timeout` for a
-/// response timeout) with any password scrubbed from the message.
+/// response timeout) with any password scrubbed from the message. `usage` reports its
+/// errors under [`L2Op::Get`] (it only reads).
 pub(super) async fn bounded<T>(
     store: &'static str,
     op: L2Op,
@@ -223,12 +226,14 @@ pub(super) async fn bounded<T>(
     secrets: &[String],
     fut: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, L2Error> {
+    let start = tokio::time::Instant::now();
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
+        // The client's own response timeout fired first.
         Ok(Err(e)) if e.is_timeout() => Err(L2Error::Timeout {
             store,
             op,
-            after: limit,
+            after: start.elapsed(),
         }),
         Ok(Err(e)) => Err(L2Error::Backend {
             store,
@@ -272,12 +277,12 @@ impl NodeUsage {
     }
 }
 
-/// Counts keys under `prefix` on one node with `SCAN MATCH` (or `DBSIZE` for the empty prefix
-/// when `dbsize_ok`) and samples `MEMORY USAGE` of up to `sample` of them.
+/// Counts keys under `prefix` on one node with `SCAN MATCH` (or `DBSIZE` for the empty
+/// prefix) and samples `MEMORY USAGE` of up to `sample` of them. `exec` sends one command to
+/// that node.
 pub(super) async fn node_usage<F, Fut>(
     prefix: &str,
     sample: usize,
-    dbsize_ok: bool,
     exec: F,
 ) -> RedisResult<NodeUsage>
 where
@@ -285,7 +290,7 @@ where
     Fut: Future<Output = RedisResult<Value>>,
 {
     let pattern = format!("{}*", glob_escape(prefix));
-    let use_dbsize = dbsize_ok && prefix.is_empty();
+    let use_dbsize = prefix.is_empty();
     let mut cursor: u64 = 0;
     let mut keys: u64 = 0;
     let mut sampled: Vec<Vec<u8>> = Vec::new();

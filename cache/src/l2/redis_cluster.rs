@@ -189,7 +189,7 @@ impl L2Store for RedisClusterStore {
                     });
                     async move { conn.route_command(cmd, route).await }
                 };
-                total.add(node_usage(prefix, sample, true, exec).await?);
+                total.add(node_usage(prefix, sample, exec).await?);
             }
             Ok::<_, redis::RedisError>(total)
         };
