@@ -197,6 +197,13 @@ impl Envelope {
             None
         };
         if flags & FLAG_ENCRYPTED == 0 {
+            if self.encrypts() {
+                // Same rule as for plain JSON: with keys configured, everything is encrypted.
+                // (Clearing the flag bit of a sealed blob must not turn ciphertext into data.)
+                return Err(DecodeError::Envelope(
+                    "expected an encrypted envelope, found plain data",
+                ));
+            }
             return Ok(Opened {
                 json: blob[pos..].to_vec(),
                 deadline_millis,
@@ -311,6 +318,9 @@ mod tests {
             e.open("p", b"{}").is_err(),
             "plain blob where encryption is required"
         );
+        let mut unflagged = sealed.clone();
+        unflagged[4] &= !FLAG_ENCRYPTED;
+        assert!(e.open("p", &unflagged).is_err(), "encrypted flag cleared");
     }
 
     #[test]
