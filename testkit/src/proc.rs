@@ -77,3 +77,22 @@ pub(crate) fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(
+        expected = "tokenscope-no-such-server not found: run scripts/test.sh --setup (or apt-get install -y some-package)"
+    )]
+    fn a_missing_binary_fails_with_the_install_command() {
+        require_binary("tokenscope-no-such-server", "some-package");
+    }
+
+    #[test]
+    fn binaries_on_path_are_found() {
+        assert!(which("sh").is_some());
+        assert!(which("tokenscope-no-such-server").is_none());
+    }
+}
