@@ -4,5 +4,8 @@ mod bad_input;
 mod client_assertion;
 mod faults;
 mod http;
+mod msal_node;
+mod msal_python;
 mod protocol;
+mod real_clients;
 mod support;
