@@ -102,6 +102,8 @@ struct Inner {
     /// Cache-clock-independent throttle for failure log lines (wall ms of the last one).
     last_warn_ms: AtomicU64,
     suppressed_warnings: AtomicU64,
+    /// Observable gauges (L1 bytes and entries), kept alive with the cache.
+    gauges: std::sync::OnceLock<Vec<opentelemetry::metrics::ObservableGauge<u64>>>,
 }
 
 /// A token cache with MSAL semantics. Cheap to clone (shared state).
@@ -160,8 +162,12 @@ impl TokenCache {
             instruments: CacheInstruments::new(meter),
             last_warn_ms: AtomicU64::new(0),
             suppressed_warnings: AtomicU64::new(0),
+            gauges: std::sync::OnceLock::new(),
             opts,
         });
+        if inner.l1.is_some() {
+            let _ = inner.gauges.set(l1_gauges(meter, Arc::downgrade(&inner)));
+        }
         if let Some(wb) = inner.write_behind.clone() {
             tokio::spawn(write_behind_worker(Arc::downgrade(&inner), wb));
         }
@@ -617,6 +623,35 @@ impl Inner {
             self.suppressed_warnings.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// `tokencache.l1.size` (By) and `tokencache.l1.entries`, read when the reader collects.
+fn l1_gauges(
+    meter: &Meter,
+    inner: std::sync::Weak<Inner>,
+) -> Vec<opentelemetry::metrics::ObservableGauge<u64>> {
+    use crate::metrics::{L1_ENTRIES, L1_SIZE};
+    let size_of = inner.clone();
+    let size = meter
+        .u64_observable_gauge(L1_SIZE)
+        .with_unit("By")
+        .with_description("Bytes held by L1 (serialized partition sizes)")
+        .with_callback(move |o| {
+            if let Some(l1) = size_of.upgrade().and_then(|i| i.l1.clone()) {
+                o.observe(l1.weighted_size(), &[]);
+            }
+        })
+        .build();
+    let entries = meter
+        .u64_observable_gauge(L1_ENTRIES)
+        .with_description("Partitions held by L1")
+        .with_callback(move |o| {
+            if let Some(l1) = inner.upgrade().and_then(|i| i.l1.clone()) {
+                o.observe(l1.entry_count(), &[]);
+            }
+        })
+        .build();
+    vec![size, entries]
 }
 
 async fn write_behind_worker(inner: std::sync::Weak<Inner>, wb: Arc<WriteBehind>) {

@@ -12,6 +12,7 @@ mod l2_outage;
 mod l2_postgres;
 mod l2_redis;
 mod l2_redis_cluster;
+mod metrics;
 mod msal_python;
 mod support;
 mod write_behind;
