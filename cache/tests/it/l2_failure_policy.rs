@@ -12,7 +12,10 @@ use crate::support::*;
 
 const SCOPE: &str = "api://a/.default";
 
-fn recording_hook() -> (L2FailureHook, Arc<Mutex<Vec<(String, bool)>>>) {
+/// What the hook saw: (error text, will_retry) per failure.
+type Seen = Arc<Mutex<Vec<(String, bool)>>>;
+
+fn recording_hook() -> (L2FailureHook, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let hook: L2FailureHook = Arc::new(move |f| {
