@@ -1,7 +1,9 @@
 //! Just enough DER to find a certificate's SubjectPublicKeyInfo (client certificate checks).
 
 /// One TLV: (tag, content, whole element, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let tag = *input.first()?;
     let first = *input.get(1)?;
     let (len, hdr) = if first < 0x80 {

@@ -50,16 +50,8 @@ impl Authority {
             body.push(',');
         }
         body.push_str("\"access_token\":\"");
-        self.app_access_token(
-            &mut body,
-            req.base_url,
-            req.tenant,
-            &tid,
-            client_id,
-            audience,
-            now_s,
-        )
-        .map_err(sign_failed)?;
+        self.app_access_token(&mut body, req, &tid, client_id, audience, now_s)
+            .map_err(sign_failed)?;
         body.push_str("\"}");
         Ok(Reply::json(200, body))
     }

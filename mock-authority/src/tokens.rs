@@ -64,13 +64,13 @@ impl Authority {
     pub(crate) fn app_access_token(
         &self,
         out: &mut String,
-        base_url: &str,
-        tenant: &str,
+        req: &crate::authority::TokenRequest<'_>,
         tid: &str,
         client_id: &str,
         audience: &str,
         now_s: u64,
     ) -> Result<(), SignError> {
+        let (base_url, tenant) = (req.base_url, req.tenant);
         let mut p = String::with_capacity(384);
         p.push_str("{\"aud\":");
         push_json_str(&mut p, audience);

@@ -32,6 +32,9 @@ pub struct AuthorityResponder {
 }
 
 fn base_url(req: &Request) -> String {
+    if let Some(host) = req.headers.get("host").and_then(|h| h.to_str().ok()) {
+        return format!("http://{host}");
+    }
     let u = &req.url;
     match u.port() {
         Some(p) => format!(
@@ -134,5 +137,111 @@ pub async fn mount(authority: Arc<Authority>, server: &MockServer) {
             .named(format!("mock-authority {route:?}"))
             .mount(server)
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::mount;
+    use crate::{AuthorityConfig, FaultAction, FaultMatch, FaultRule, ManualTimeSource};
+
+    #[tokio::test]
+    async fn the_issuing_logic_on_a_wiremock_server_records_the_exact_request_sequence() {
+        let clock = Arc::new(ManualTimeSource::new(1_795_320_000_000));
+        let authority =
+            Arc::new(crate::Authority::new(AuthorityConfig::default(), clock).expect("authority"));
+        authority
+            .set_faults(vec![FaultRule {
+                name: None,
+                matches: FaultMatch {
+                    scope: Some("api://throttled".into()),
+                    ..FaultMatch::default()
+                },
+                when: Default::default(),
+                action: FaultAction::Status {
+                    status: 429,
+                    retry_after_s: Some(5),
+                },
+            }])
+            .expect("rules");
+        let server = wiremock::MockServer::builder().start().await;
+        mount(Arc::clone(&authority), &server).await;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let base = server.uri();
+
+        let doc: serde_json::Value = client
+            .get(format!("{base}/t1/v2.0/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("discovery")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{base}/t1/oauth2/v2.0/token")
+        );
+        let form = |scope: &'static str| {
+            [
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("client_secret", "s"),
+                ("scope", scope),
+            ]
+        };
+        let ok = client
+            .post(format!("{base}/t1/oauth2/v2.0/token"))
+            .form(&form("api://r/.default"))
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(ok.status(), 200);
+        let body: serde_json::Value = ok.json().await.expect("json");
+        assert!(body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3));
+        let throttled = client
+            .post(format!("{base}/t2/oauth2/v2.0/token"))
+            .form(&form("api://throttled/.default"))
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(throttled.status(), 429);
+        assert_eq!(throttled.headers()["retry-after"], "5");
+        let redirect = client
+            .get(format!("{base}/t1/oauth2/v2.0/authorize?client_id=app&redirect_uri=http%3A%2F%2Flocalhost%2Fcb&login_hint=u%40t1"))
+            .send().await.expect("authorize");
+        assert_eq!(redirect.status(), 302);
+
+        let seen: Vec<String> = server
+            .received_requests()
+            .await
+            .expect("recording on")
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url.path()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "GET /t1/v2.0/.well-known/openid-configuration",
+                "POST /t1/oauth2/v2.0/token",
+                "POST /t2/oauth2/v2.0/token",
+                "GET /t1/oauth2/v2.0/authorize",
+            ]
+        );
+        let stats = authority.stats();
+        assert_eq!(
+            (
+                stats.count("client_credentials", 200),
+                stats.count("client_credentials", 429)
+            ),
+            (1, 1)
+        );
     }
 }

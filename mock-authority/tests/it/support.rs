@@ -139,7 +139,7 @@ pub fn verify_with_jwks(jwt: &str, jwks: &str) -> bool {
 }
 
 /// Client-credential form for the standard app.
-pub fn cc_form<'a>(scope: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn cc_form(scope: &str) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "client_credentials"),
         ("client_id", APP),
