@@ -158,6 +158,29 @@ fn bench(c: &mut Criterion) {
                 black_box(at.secret.clone())
             })
         });
+        // The floor: moka alone, same keys, same order, no partition or token work.
+        let floor: moka::sync::Cache<String, Arc<u64>> = moka::sync::Cache::builder()
+            .max_capacity(u64::MAX)
+            .build();
+        for (k, _) in &keys {
+            floor.insert(k.clone(), Arc::new(1));
+        }
+        g.bench_with_input(BenchmarkId::new("moka_floor", n), &n, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = (i + 1) % visit.len();
+                black_box(floor.get(&keys[visit[i]].0).expect("hit"))
+            })
+        });
+        let map: std::collections::HashMap<String, Arc<u64>> =
+            keys.iter().map(|(k, _)| (k.clone(), Arc::new(1))).collect();
+        g.bench_with_input(BenchmarkId::new("hashmap_floor", n), &n, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = (i + 1) % visit.len();
+                black_box(map.get(&keys[visit[i]].0).expect("hit").clone())
+            })
+        });
         drop(cache);
     }
     g.finish();
