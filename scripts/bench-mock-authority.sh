@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmark of mock-authority (not run in CI): client-credential responses per second over
+# keep-alive HTTPS, ES256 and RS256, next to the raw aws-lc-rs signing rate on the same
+# cores and next to npm `oauth2-mock-server` driven by the same load tool with the same
+# signing algorithm and the same TLS certificate. Prints the ratios.
+#
+#   scripts/bench-mock-authority.sh            # 10 s per measurement, 64 connections
+#   BENCH_SECONDS=5 BENCH_CONNECTIONS=32 scripts/bench-mock-authority.sh
+#
+# The load tool is `mock-authority bench` (hyper client, rustls, many keep-alive
+# connections), a separate process from the server; both share the machine's cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+o2m_version=${OAUTH2_MOCK_SERVER_VERSION:-9}
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+say "building mock-authority (release)"
+cargo build --release -q -p mock-authority
+bin="$root/target/release/mock-authority"
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+say "TLS: one CA and one server certificate (P-256) for both servers"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=bench-ca -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+  -keyout "$tmp/key.pem" -out "$tmp/req.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tmp/ext"
+openssl x509 -req -in "$tmp/req.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial \
+  -days 1 -extfile "$tmp/ext" -out "$tmp/cert.pem" 2>/dev/null
+
+say "installing oauth2-mock-server@$o2m_version into a temp dir"
+(cd "$tmp" && npm init -y >/dev/null 2>&1 &&
+  npm install --no-audit --no-fund --loglevel=error "oauth2-mock-server@$o2m_version" >/dev/null)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+per_second() { python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read().strip().splitlines()[-1])["per_second"]))'; }
+load() { "$bin" bench --url "$1" --ca "$tmp/ca.pem" --connections "$conns" --seconds "$secs" ${2:+--body "$2"}; }
+
+declare -A raw mock o2m
+for alg in ES256 RS256; do
+  say "raw aws-lc-rs $alg signing, 2 threads"
+  raw[$alg]=$("$bin" bench --raw-sign "$alg" --threads 2 --seconds "$secs" | per_second)
+
+  say "mock-authority $alg"
+  port=$(free_port)
+  "$bin" serve --listen "127.0.0.1:$port" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --signing "$alg" >"$tmp/mock.log" 2>&1 &
+  pid=$!; pids+=("$pid"); wait_port "$port"
+  mock[$alg]=$(load "https://127.0.0.1:$port/t1/oauth2/v2.0/token" | per_second)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  say "oauth2-mock-server $alg"
+  port=$(free_port)
+  node scripts/bench/oauth2-mock-server.mjs "$tmp/node_modules" "$alg" "$port" "$tmp/key.pem" "$tmp/cert.pem" >"$tmp/o2m.log" 2>&1 &
+  pid=$!; pids+=("$pid"); wait_port "$port"
+  o2m[$alg]=$(load "https://127.0.0.1:$port/token" "grant_type=client_credentials&scope=api%3A%2F%2Fbench%2F.default" | per_second)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+printf '\nmock-authority benchmark: %s cores (%s), %s s per run, %s keep-alive HTTPS connections\n' \
+  "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$secs" "$conns"
+printf '%-6s %14s %14s %16s %10s %12s\n' alg raw_sign/s mock/s o2m/s mock/raw mock/o2m
+for alg in ES256 RS256; do
+  python3 - "$alg" "${raw[$alg]}" "${mock[$alg]}" "${o2m[$alg]}" <<'PY'
+import sys
+alg, raw, mock, o2m = sys.argv[1], *map(float, sys.argv[2:])
+print(f"{alg:<6} {raw:>14,.0f} {mock:>14,.0f} {o2m:>16,.0f} {mock/raw if raw else 0:>9.0%} {mock/o2m if o2m else 0:>11.1f}x")
+PY
+done
+echo "targets: ES256 mock/s >= 30,000; RS256 mock/raw >= 80%; mock/o2m >= 5x (ES256), >= 1.6x (RS256)"
