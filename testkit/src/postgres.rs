@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::proc::{is_root, run, tail, wait_until};
+use crate::proc::{is_root, run, tail, wait_until, Watchdog};
 use crate::{free_port, START_ATTEMPTS};
 
 const INSTALL: &str = "run scripts/test.sh --setup (or apt-get install -y postgresql)";
@@ -22,6 +22,8 @@ pub struct Postgres {
     bin: PathBuf,
     as_postgres: bool,
     running: bool,
+    /// Stops the server and removes its files if the test process dies without dropping us.
+    watchdog: Option<Watchdog>,
     dir: tempfile::TempDir,
 }
 
@@ -77,6 +79,7 @@ impl Postgres {
             bin,
             as_postgres,
             running: false,
+            watchdog: None,
             dir,
         };
         let data = pg.data_dir();
@@ -86,6 +89,7 @@ impl Postgres {
             .arg(&data)
             .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "-N"]);
         run(&mut initdb, "initdb");
+        pg.watchdog = Watchdog::arm(&pg.cleanup_script());
 
         let mut last = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -121,6 +125,22 @@ impl Postgres {
         };
         cmd.current_dir(self.dir.path());
         cmd
+    }
+
+    /// Shell snippet stopping the server and removing the directory (for the watchdog).
+    fn cleanup_script(&self) -> String {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let run_as = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        format!(
+            "{run_as}'{}' -D '{}' -m immediate -w stop; rm -rf '{}'",
+            pg_ctl.display(),
+            self.data_dir().display(),
+            self.dir.path().display()
+        )
     }
 
     fn pg_ctl(&self, args: &[&str]) -> std::io::Result<Output> {
@@ -234,6 +254,7 @@ fn path_str(path: &Path) -> &str {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        self.watchdog = None;
         self.kill();
     }
 }

@@ -62,6 +62,36 @@ pub(crate) fn kill_child(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Cleans up after a server if this test process dies without running destructors
+/// (SIGKILL, abort, a harness timeout): a `sh` that blocks reading a pipe from us and runs
+/// `cleanup` when the pipe closes. Dropping the watchdog disarms it (kills the `sh`) so the
+/// owner can clean up itself; no libc, no prctl.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    sh: Child,
+}
+
+impl Watchdog {
+    /// Arms a watchdog running the shell snippet `cleanup` once this process is gone.
+    pub(crate) fn arm(cleanup: &str) -> Option<Watchdog> {
+        let sh = Command::new("sh")
+            .arg("-c")
+            .arg(format!("read _ignored; {cleanup}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Watchdog { sh })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        kill_child(&mut self.sh);
+    }
+}
+
 /// The last `n` lines of a log file, for failure messages.
 pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::proc::{kill_child, require_binary, tail, wait_until};
+use crate::proc::{kill_child, require_binary, tail, wait_until, Watchdog};
 use crate::{free_port, resp, START_ATTEMPTS};
 
 const READY_LIMIT: Duration = Duration::from_secs(10);
@@ -17,6 +17,8 @@ pub(crate) struct RedisProcess {
     dir: PathBuf,
     extra: Vec<String>,
     child: Option<Child>,
+    /// Kills the server if the test process dies without dropping us.
+    watchdog: Option<Watchdog>,
 }
 
 impl RedisProcess {
@@ -27,6 +29,7 @@ impl RedisProcess {
             dir: dir.to_owned(),
             extra: extra.to_vec(),
             child: None,
+            watchdog: None,
         };
         process.start()?;
         Ok(process)
@@ -89,12 +92,19 @@ impl RedisProcess {
                 tail(&self.log_path(), 15)
             ));
         }
+        self.watchdog = Watchdog::arm(&format!(
+            "kill -9 {}; rm -rf '{}'",
+            child.id(),
+            self.dir.display()
+        ));
         self.child = Some(child);
         Ok(())
     }
 
     /// SIGKILLs the server and waits for it to exit.
     pub(crate) fn kill(&mut self) {
+        // Disarm first: the watchdog must never signal a reaped (reusable) pid.
+        self.watchdog = None;
         if let Some(mut child) = self.child.take() {
             kill_child(&mut child);
         }
