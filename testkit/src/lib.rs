@@ -5,6 +5,8 @@
 //! panics with the install command: a test that needs a server never passes silently without it.
 //!
 //! The API panics instead of returning errors: it is for tests, where a panic is a clear failure.
+//! If the test process dies without running destructors (SIGKILL, a harness timeout), a small
+//! watchdog `sh` per server notices its pipe closing and stops the server and removes its files.
 
 mod cluster;
 mod postgres;
