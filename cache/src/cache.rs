@@ -41,7 +41,7 @@ impl CacheLevel {
 }
 
 /// A cache operation failed. Only happens under [`FailurePolicy::Fail`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
     #[error(transparent)]
     L2(#[from] L2Error),

@@ -6,6 +6,7 @@
 //! - [`Clock`]: the one time source for validity decisions.
 
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod envelope;

@@ -50,7 +50,7 @@ impl fmt::Display for L2Op {
 }
 
 /// A failed L2 operation. Messages name the store and the operation, never a value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum L2Error {
     #[error("L2 {store} {op} timed out after {after:?}")]
     Timeout {
