@@ -235,6 +235,8 @@ where
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // One buffer per response: under TLS this makes one record and one write.
+        .writev(false)
         .serve_connection(TokioIo::new(io), service);
     tokio::select! {
         _ = conn => {}
