@@ -1,6 +1,8 @@
 //! tokencache integration tests: one binary, one module per behaviour, real servers from testkit.
 
 mod cache_tiers;
+mod client_flows;
+mod client_support;
 mod codec_fuzz_corpus;
 mod corrupt_blobs;
 mod expiry_policy;
