@@ -65,6 +65,14 @@ fn parse_alg(s: &str) -> Result<SigningAlg, String> {
     }
 }
 
+/// Prints a line; a closed stdout (the parent went away) is not worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -103,20 +111,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let handle = mock_authority::serve(authority, opts)
         .await
         .context("starting the server")?;
-    println!("mock-authority listening on {}", handle.base_url);
+    say!("mock-authority listening on {}", handle.base_url);
     match (&handle.ca_path, &handle.ca_pem) {
-        (Some(path), _) => println!("CA certificate written to {}", path.display()),
+        (Some(path), _) => say!("CA certificate written to {}", path.display()),
         (None, Some(_)) => {
-            println!("CA certificate generated (not written; pass --tls-ca-out FILE)")
+            say!("CA certificate generated (not written; pass --tls-ca-out FILE)")
         }
         _ => {}
     }
-    println!(
+    say!(
         "token endpoint: {}/{{tenant}}/oauth2/v2.0/token",
         handle.base_url
     );
     wait_for_signal().await?;
-    println!("stopping");
+    say!("stopping");
     handle.stop().await;
     Ok(())
 }

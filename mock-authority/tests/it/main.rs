@@ -1,6 +1,7 @@
 //! mock-authority integration tests: one binary, one module per behaviour.
 
 mod bad_input;
+mod binary;
 mod client_assertion;
 mod faults;
 mod http;
