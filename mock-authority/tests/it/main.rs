@@ -10,3 +10,4 @@ mod msal_python;
 mod protocol;
 mod real_clients;
 mod support;
+mod user_flows;
