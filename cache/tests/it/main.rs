@@ -2,6 +2,7 @@
 
 mod cache_tiers;
 mod client_flows;
+mod client_refresh_reasons;
 mod client_support;
 mod codec_fuzz_corpus;
 mod corrupt_blobs;
