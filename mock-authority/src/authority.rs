@@ -267,12 +267,11 @@ impl Authority {
     /// A unique GUID-shaped id.
     pub(crate) fn next_id(&self) -> String {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        // A random per-authority prefix, then the counter (its top 16 bits, then the rest).
         format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            "{:08x}-{:04x}-4000-8000-{:012x}",
             self.id_prefix,
             (n >> 48) as u16,
-            (n >> 36) as u16 & 0xfff,
-            (n >> 48) as u16 & 0xfff,
             n & 0xffff_ffff_ffff
         )
     }
