@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let (payload, mutations) = data.split_at(data.len() / 2);
     let deadline = (payload.len() % 2 == 0).then_some(1_795_000_000_000);
     let sealed = sealed_env.seal("partition", payload.to_vec(), deadline);
-    let opened = sealed_env.open("partition", &sealed).expect("our own blob opens");
+    let opened = sealed_env
+        .open("partition", &sealed)
+        .expect("our own blob opens");
     assert_eq!(opened.json, payload);
     assert_eq!(opened.deadline_millis, deadline);
 
