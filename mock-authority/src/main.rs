@@ -108,6 +108,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         ..ServerOptions::default()
     };
+    let mut signals = Signals::install()?;
     let handle = mock_authority::serve(authority, opts)
         .await
         .context("starting the server")?;
@@ -123,18 +124,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "token endpoint: {}/{{tenant}}/oauth2/v2.0/token",
         handle.base_url
     );
-    wait_for_signal().await?;
+    signals.wait().await;
     say!("stopping");
     handle.stop().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, registered before the server announces itself (a signal that
+/// arrives right after the announcement must stop it cleanly, not kill it).
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
     }
-    Ok(())
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }
