@@ -115,7 +115,16 @@ fn mutated_sealed_blobs_never_open_and_arbitrary_bytes_never_panic() {
         let opened = envelope.open("partition", &sealed).unwrap();
         assert_eq!(opened.json, seed);
         assert!(envelope.open("another-partition", &sealed).is_err());
-        for m in mutations(&sealed) {
+        // Every single-bit flip of the header (magic, version, flags, deadline, key id, nonce).
+        let header_flips = (0..sealed.len().min(40)).flat_map(|i| {
+            let sealed = &sealed;
+            (0..8).map(move |bit| {
+                let mut m = sealed.clone();
+                m[i] ^= 1 << bit;
+                m
+            })
+        });
+        for m in mutations(&sealed).chain(header_flips) {
             assert!(
                 envelope.open("partition", &m).is_err(),
                 "{name}: a mutation opened"
