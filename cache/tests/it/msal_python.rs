@@ -1,6 +1,11 @@
 //! Interop with the real MSAL Python (from `.venv`), both directions: caches written by
 //! `SerializableTokenCache.add` are read, found and round-tripped by our model; partitions we
 //! write are deserialized by MSAL Python, which then serves our tokens from its cache.
+//!
+//! MSAL Python always runs OIDC discovery when an application object is built; the script
+//! answers it through MSAL's documented `http_client` extension point, in process, and
+//! records every request, so "served from cache" is checked as "no token request was made".
+//! No socket is opened; proxies point at a dead port so a stray request fails loudly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
