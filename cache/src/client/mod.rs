@@ -30,7 +30,7 @@ use crate::model::entries::AccessToken;
 use crate::model::keys::{
     access_token_index, normalize_scopes, partition, sha256_b64url, RESERVED_SCOPES,
 };
-use crate::model::Partition;
+use crate::model::{Partition, Secret};
 use build::{store_response, Inputs};
 use flight::{Flights, Refreshing, Throttles};
 
@@ -538,7 +538,8 @@ impl ClientInner {
                         let mut reason = CacheRefreshReason::NotApplicable;
                         if at.refresh_on.is_some_and(|r| r.0 <= now) {
                             reason = CacheRefreshReason::ProactivelyRefreshed;
-                            self.clone().refresh_in_background(req.clone());
+                            self.clone()
+                                .refresh_in_background(req.clone(), at.secret.clone());
                         }
                         return Ok(AuthResult {
                             expires_on: at.expires_on.0,
@@ -610,8 +611,10 @@ impl ClientInner {
         })
     }
 
-    /// Starts at most one background refresh per key; the caller already has its token.
-    fn refresh_in_background(self: Arc<Self>, mut req: Req) {
+    /// Starts at most one background refresh per key; the caller already has its token
+    /// (`served`). A refresh that finds another token than `served` in the cache sends
+    /// nothing: a refresh that landed between the caller's read and now replaced it.
+    fn refresh_in_background(self: Arc<Self>, mut req: Req, served: Secret) {
         let key = req.flight_key();
         if !self.refreshing.begin(&key) {
             return;
@@ -622,6 +625,10 @@ impl ClientInner {
         );
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            if self.replaced(&req, &served).await {
+                self.refreshing.end(&key);
+                return;
+            }
             let me = self.clone();
             let r = req.clone();
             let (result, _) = self
@@ -633,6 +640,21 @@ impl ClientInner {
             }
             self.refreshing.end(&key);
         });
+    }
+
+    /// True when the cache now holds another token for `req` than `served`.
+    async fn replaced(&self, req: &Req, served: &Secret) -> bool {
+        let Some(cache) = &self.cache else {
+            return false;
+        };
+        match cache.get(&req.partition_key).await {
+            Ok(l) => l
+                .partition
+                .as_deref()
+                .and_then(|p| find(p, req, &self.opts.client_id))
+                .is_some_and(|at| at.secret != *served),
+            Err(_) => false,
+        }
     }
 
     /// One flight: re-check the cache (a flight may have just landed), then ask the

@@ -1,0 +1,122 @@
+//! Single flight: N = 1,000 concurrent misses for one tenant and scope make exactly one
+//! token request (MSAL.NET and msal-node send N); without single flight they make many.
+//! The mock answers after 100 ms so the misses overlap.
+
+use std::sync::Arc;
+
+use mock_authority::LatencyModel;
+use tokencache::client::{
+    AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource,
+};
+
+use crate::client_support::{check_metadata, Harness, SCOPE, TENANT};
+
+async fn concurrent_misses(client: &ConfidentialClient, n: usize) -> Vec<tokencache::client::AuthResult> {
+    let gate = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (c, g) = (client.clone(), gate.clone());
+            tokio::spawn(async move {
+                g.wait().await;
+                c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        let r = t.await.unwrap().expect("every caller gets a token");
+        check_metadata(&r);
+        out.push(r);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_misses_make_one_token_request() {
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    let client = h.client();
+    let results = concurrent_misses(&client, 1_000).await;
+
+    assert_eq!(h.token_request_count().await, 1);
+    assert_eq!(h.authority.stats().count("client_credentials", 200), 1);
+    let token = &results[0].access_token;
+    let mut from_idp = 0;
+    for r in &results {
+        assert_eq!(&r.access_token, token);
+        let m = &r.metadata;
+        match m.token_source {
+            // Callers that shared the flight report the request they waited for.
+            TokenSource::IdentityProvider => {
+                from_idp += 1;
+                assert_eq!(m.cache_refresh_reason, CacheRefreshReason::NoCachedAccessToken);
+            }
+            TokenSource::Cache => {
+                assert_eq!(m.cache_refresh_reason, CacheRefreshReason::NotApplicable)
+            }
+        }
+    }
+    assert!(from_idp >= 1, "at least the leader went to the identity provider");
+    // One discovery, one token request: nothing else was sent.
+    assert_eq!(h.requests().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_single_flight_concurrent_misses_each_send() {
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    let client = h.client_with(|o| o.single_flight = false);
+    let results = concurrent_misses(&client, 100).await;
+    let sent = h.token_request_count().await;
+    assert!(sent > 1, "{sent} token requests");
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.metadata.token_source == TokenSource::IdentityProvider)
+            .count(),
+        sent
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flights_are_per_tenant_and_scope() {
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 50.0 })
+        .unwrap();
+    let client = h.client();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let tenant = ["t-a", "t-b"][i % 2];
+            let scope = ["api://one/.default", "api://two/.default"][(i / 2) % 2];
+            c.acquire_token_for_client(tenant, &[scope], &AcquireOptions::default())
+                .await
+        }));
+    }
+    for t in tasks {
+        check_metadata(&t.await.unwrap().unwrap());
+    }
+    let mut keys: Vec<String> = h
+        .token_requests()
+        .await
+        .iter()
+        .map(|r| format!("{} {}", r.path, r.field("scope").unwrap_or("")))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "/t-a/oauth2/v2.0/token api://one/.default",
+            "/t-a/oauth2/v2.0/token api://two/.default",
+            "/t-b/oauth2/v2.0/token api://one/.default",
+            "/t-b/oauth2/v2.0/token api://two/.default",
+        ]
+    );
+}
