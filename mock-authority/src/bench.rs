@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use crate::keys::{SigningAlg, SigningKeys};
+use mock_authority::keys::{SigningAlg, SigningKeys};
 
 /// Options of `mock-authority bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,10 +58,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "ES256" => SigningAlg::ES256,
             other => anyhow::bail!("unknown algorithm {other}"),
         };
-        let rate = raw_sign_rate(alg, args.threads, args.seconds)?;
+        let cpu0 = process_cpu_seconds();
+        let (count, wall) = raw_sign(alg, args.threads, args.seconds)?;
+        let cpu = process_cpu_seconds() - cpu0;
+        let per_cpu = if cpu > 0.0 { count as f64 / cpu } else { 0.0 };
         println!(
             "{}",
-            serde_json::json!({"measure": "raw_sign", "alg": alg.as_str(), "threads": args.threads, "per_second": rate.round()})
+            serde_json::json!({"measure": "raw_sign", "alg": alg.as_str(), "threads": args.threads,
+                "per_second": (count as f64 / wall).round(), "per_cpu_second": per_cpu.round()})
         );
     }
     if let Some(url) = &args.url {
@@ -77,14 +81,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "{}",
             serde_json::json!({"measure": "http", "url": url, "connections": args.connections,
             "responses": r.ok + r.failed, "ok": r.ok, "failed": r.failed, "seconds": args.seconds,
+            "total_ok_with_warm_up": r.total_ok,
             "per_second": ((r.ok as f64) / args.seconds).round()})
         );
     }
     Ok(())
 }
 
-/// Signatures per second over `threads` threads.
-pub fn raw_sign_rate(alg: SigningAlg, threads: usize, seconds: f64) -> anyhow::Result<f64> {
+/// CPU time (user + system) of this process so far, from `/proc/self/stat`.
+pub fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces): utime and stime are the
+    // 12th and 13th, in clock ticks (100 per second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Signatures made by `threads` threads in `seconds`: (count, wall seconds).
+pub fn raw_sign(alg: SigningAlg, threads: usize, seconds: f64) -> anyhow::Result<(u64, f64)> {
     let keys = Arc::new(SigningKeys::generate().context("generating keys")?);
     let payload = r#"{"aud":"api://bench","iss":"https://127.0.0.1/t/v2.0","iat":1,"nbf":1,"exp":2,"azp":"bench-app","tid":"t","ver":"2.0"}"#;
     let stop = Arc::new(AtomicBool::new(false));
@@ -111,7 +135,7 @@ pub fn raw_sign_rate(alg: SigningAlg, threads: usize, seconds: f64) -> anyhow::R
     for h in handles {
         let _ = h.join();
     }
-    Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    Ok((count.load(Ordering::Relaxed), start.elapsed().as_secs_f64()))
 }
 
 /// Counts of a load run.
@@ -121,6 +145,8 @@ pub struct LoadResult {
     pub ok: u64,
     /// Other responses or errors in the measured window.
     pub failed: u64,
+    /// 2xx responses including the warm-up second (to relate to the server's CPU time).
+    pub total_ok: u64,
 }
 
 /// Posts `body` to `url` over `connections` keep-alive connections for `seconds`.
@@ -197,6 +223,7 @@ pub async fn load(
     let result = LoadResult {
         ok: ok.load(Ordering::Relaxed) - ok0,
         failed: failed.load(Ordering::Relaxed) - failed0,
+        total_ok: ok.load(Ordering::Relaxed),
     };
     stop.store(true, Ordering::Relaxed);
     tasks.abort_all();

@@ -3,7 +3,6 @@
 //! (feature `wiremock`). Real MSAL Python and msal-node clients work against it.
 
 pub mod authority;
-pub mod bench;
 mod client_auth;
 pub mod config;
 mod der;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod bench;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mock_authority::{
@@ -26,7 +28,7 @@ enum Command {
     /// Serve the token, discovery, authorize and admin endpoints.
     Serve(ServeArgs),
     /// Client-credential throughput over keep-alive HTTPS against an in-process server.
-    Bench(mock_authority::bench::BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
-        Command::Bench(args) => rt.block_on(mock_authority::bench::run(args)),
+        Command::Bench(args) => rt.block_on(bench::run(args)),
     }
 }
 
