@@ -1,12 +1,15 @@
 //! tokencache integration tests: one binary, one module per behaviour, real servers from testkit.
 
 mod cache_tiers;
+mod client_errors;
 mod client_expiry_buffer;
 mod client_flows;
 mod client_proactive_refresh;
 mod client_refresh_reasons;
+mod client_retries;
 mod client_single_flight;
 mod client_support;
+mod client_throttling;
 mod codec_fuzz_corpus;
 mod corrupt_blobs;
 mod expiry_policy;
