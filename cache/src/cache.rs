@@ -5,14 +5,14 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use moka::Expiry;
 use opentelemetry::metrics::Meter;
 
 use crate::clock::SharedClock;
 use crate::envelope::Envelope;
+use crate::l1::{L1Entry, L1};
 use crate::l2::{L2Error, L2Op, L2Store, L2Usage};
 use crate::metrics::{CacheInstruments, L2Outcome};
 use crate::model::{DecodeError, Partition};
@@ -54,43 +54,8 @@ pub struct Lookup {
     pub level: CacheLevel,
 }
 
-#[derive(Debug)]
-struct L1Entry {
-    partition: Arc<Partition>,
-    weight: u32,
-    /// Cache-clock Unix seconds after which the entry holds nothing usable.
-    valid_until_secs: u64,
-}
-
-struct L1Expiry {
-    clock: SharedClock,
-}
-
-impl L1Expiry {
-    fn ttl(&self, e: &L1Entry) -> Option<Duration> {
-        let now = self.clock.now_secs();
-        let left = e.valid_until_secs.saturating_sub(now);
-        Some(self.clock.to_real(Duration::from_secs(left)))
-    }
-}
-
-impl Expiry<String, Arc<L1Entry>> for L1Expiry {
-    fn expire_after_create(&self, _k: &String, v: &Arc<L1Entry>, _at: Instant) -> Option<Duration> {
-        self.ttl(v)
-    }
-    fn expire_after_update(
-        &self,
-        _k: &String,
-        v: &Arc<L1Entry>,
-        _at: Instant,
-        _left: Option<Duration>,
-    ) -> Option<Duration> {
-        self.ttl(v)
-    }
-}
-
 struct Inner {
-    l1: Option<moka::sync::Cache<String, Arc<L1Entry>>>,
+    l1: Option<Arc<L1>>,
     store: Arc<dyn L2Store>,
     envelope: Envelope,
     opts: CacheOptions,
@@ -139,15 +104,9 @@ impl TokenCache {
         clock: SharedClock,
         meter: &Meter,
     ) -> Self {
-        let l1 = opts.l1.map(|l1| {
-            moka::sync::Cache::builder()
-                .max_capacity(l1.max_bytes)
-                .weigher(|_k: &String, v: &Arc<L1Entry>| v.weight)
-                .expire_after(L1Expiry {
-                    clock: clock.clone(),
-                })
-                .build()
-        });
+        let l1 = opts
+            .l1
+            .map(|l1| Arc::new(L1::new(l1.max_bytes, clock.clone())));
         let write_behind = opts.async_write.then(|| Arc::new(WriteBehind::default()));
         let inner = Arc::new(Inner {
             l1,
@@ -194,6 +153,19 @@ impl TokenCache {
     /// L1 only, synchronously: the hot path of a cache hit (no future, no L2).
     pub fn get_l1(&self, partition_key: &str) -> Option<Arc<Partition>> {
         self.inner.l1_get(partition_key)
+    }
+
+    /// L1 only, counting hits but not misses (for a fast path that falls back to [`Self::get`],
+    /// which counts the miss). Never returns an entry past its tokens' lifetime.
+    pub fn l1_hit(&self, partition_key: &str) -> Option<Arc<Partition>> {
+        let inner = &self.inner;
+        let e = inner.l1.as_ref()?.get(partition_key)?;
+        if e.valid_until_secs > inner.clock.now_secs() {
+            Counters::inc(&inner.counters.l1_hits);
+            Some(e.partition.clone())
+        } else {
+            None
+        }
     }
 
     /// Reads a partition: L1, then L2 (which fills L1), then a miss.

@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod envelope;
+mod l1;
 pub mod l2;
 pub mod metrics;
 pub mod model;

@@ -313,6 +313,17 @@ impl ConfidentialClient {
         scopes: &[&str],
         opts: &AcquireOptions,
     ) -> Result<AuthResult, AcquireError> {
+        let t0 = Instant::now();
+        if !opts.bypasses_cache() {
+            if let Some(hit) = self.fast_app_hit(tenant, scopes, t0) {
+                let span = acquire_span(Flow::ClientCredentials);
+                if !span.is_disabled() {
+                    record_span(&span, &hit.metadata);
+                }
+                self.inner.observe(Flow::ClientCredentials, &hit.metadata);
+                return Ok(hit);
+            }
+        }
         let (target, normalized) = targets(scopes);
         let req = Req {
             flow: Flow::ClientCredentials,
@@ -410,6 +421,78 @@ impl ConfidentialClient {
     }
 }
 
+thread_local! {
+    /// Reused key buffers of the L1 fast path: (partition key, access-token index).
+    static FAST_KEYS: std::cell::RefCell<(String, String)> =
+        std::cell::RefCell::new((String::with_capacity(128), String::with_capacity(192)));
+}
+
+fn push_lower(buf: &mut String, s: &str) {
+    buf.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+}
+
+impl ConfidentialClient {
+    /// The hot path of a cache hit for the common shape (one scope, already lower-case):
+    /// no allocation for keys, no future, L1 only. Anything else (a miss, an L2 read, a
+    /// token due for proactive refresh) takes the full path.
+    fn fast_app_hit(&self, tenant: &str, scopes: &[&str], t0: Instant) -> Option<AuthResult> {
+        let inner = &self.inner;
+        let cache = inner.cache.as_ref()?;
+        let [scope] = scopes else { return None };
+        if scope.is_empty()
+            || scope
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || b.is_ascii_whitespace())
+            || RESERVED_SCOPES.contains(scope)
+        {
+            return None;
+        }
+        let client = inner.opts.client_id.as_str();
+        FAST_KEYS.with(|keys| {
+            let mut keys = keys.try_borrow_mut().ok()?;
+            let (pk, index) = &mut *keys;
+            pk.clear();
+            pk.push_str(client);
+            pk.push('_');
+            pk.push_str(tenant);
+            pk.push_str("_AppTokenCache");
+            index.clear();
+            index.push('|');
+            push_lower(index, client);
+            index.push('|');
+            push_lower(index, tenant);
+            index.push('|');
+            index.push_str(scope);
+            let p = cache.l1_hit(pk)?;
+            let at = p.access_token_by_index(index)?;
+            let now = inner.clock.now_secs();
+            if at.expires_on.0 <= now + EXPIRY_BUFFER_SECS
+                || at.refresh_on.is_some_and(|r| r.0 <= now)
+            {
+                return None;
+            }
+            let in_cache = t0.elapsed();
+            Some(AuthResult {
+                access_token: at.secret.clone(),
+                expires_on: at.expires_on.0,
+                scopes: at.target.clone(),
+                tenant_id: at.realm.clone(),
+                account: None,
+                metadata: Metadata {
+                    duration_total: t0.elapsed().max(in_cache),
+                    duration_in_cache: in_cache,
+                    duration_in_http: Duration::ZERO,
+                    token_source: TokenSource::Cache,
+                    cache_level: CacheLevel::L1,
+                    cache_refresh_reason: CacheRefreshReason::NotApplicable,
+                    refresh_on: at.refresh_on.map(|r| r.0),
+                    token_endpoint: None,
+                },
+            })
+        })
+    }
+}
+
 /// (target as requested, normalized) with reserved scopes removed.
 fn targets(scopes: &[&str]) -> (String, String) {
     let target: Vec<&str> = scopes
@@ -455,6 +538,38 @@ fn account_of(p: &Partition, home: &str) -> Option<AccountId> {
         })
 }
 
+/// The `tokencache.acquire` span (stable name); metadata is recorded when the call ends.
+fn acquire_span(flow: Flow) -> tracing::Span {
+    tracing::info_span!(
+        "tokencache.acquire",
+        tokencache.flow = flow.as_str(),
+        tokencache.token_source = tracing::field::Empty,
+        tokencache.cache_level = tracing::field::Empty,
+        tokencache.refresh_reason = tracing::field::Empty,
+        tokencache.duration_total_ms = tracing::field::Empty,
+        tokencache.duration_in_cache_ms = tracing::field::Empty,
+        tokencache.duration_in_http_ms = tracing::field::Empty,
+    )
+}
+
+fn record_span(span: &tracing::Span, m: &Metadata) {
+    span.record("tokencache.token_source", m.token_source.as_str());
+    span.record("tokencache.cache_level", m.cache_level.as_str());
+    span.record("tokencache.refresh_reason", m.cache_refresh_reason.as_str());
+    span.record(
+        "tokencache.duration_total_ms",
+        m.duration_total.as_secs_f64() * 1000.0,
+    );
+    span.record(
+        "tokencache.duration_in_cache_ms",
+        m.duration_in_cache.as_secs_f64() * 1000.0,
+    );
+    span.record(
+        "tokencache.duration_in_http_ms",
+        m.duration_in_http.as_secs_f64() * 1000.0,
+    );
+}
+
 fn jitter(base: Duration) -> Duration {
     if base.is_zero() {
         return base;
@@ -464,14 +579,7 @@ fn jitter(base: Duration) -> Duration {
 
 impl ClientInner {
     async fn acquire(self: Arc<Self>, req: Req) -> Result<AuthResult, AcquireError> {
-        let span = tracing::info_span!(
-            "tokencache.acquire",
-            tokencache.flow = req.flow.as_str(),
-            tokencache.token_source = tracing::field::Empty,
-            tokencache.cache_level = tracing::field::Empty,
-            tokencache.refresh_reason = tracing::field::Empty,
-            tokencache.duration_total_ms = tracing::field::Empty,
-        );
+        let span = acquire_span(req.flow);
         let _entered = span.enter();
         let t0 = Instant::now();
         let result = self.clone().acquire_inner(req.clone(), t0).await;
@@ -485,29 +593,7 @@ impl ClientInner {
                     "tokencache.duration_total_ms",
                     m.duration_total.as_secs_f64() * 1000.0,
                 );
-                if self.record_metrics {
-                    let flow = KeyValue::new(attr::FLOW, req.flow.as_str());
-                    let i = &self.instruments;
-                    i.total
-                        .record(m.duration_total.as_secs_f64(), std::slice::from_ref(&flow));
-                    i.in_cache.record(
-                        m.duration_in_cache.as_secs_f64(),
-                        std::slice::from_ref(&flow),
-                    );
-                    i.in_http.record(
-                        m.duration_in_http.as_secs_f64(),
-                        std::slice::from_ref(&flow),
-                    );
-                    i.acquisitions.add(
-                        1,
-                        &[
-                            flow,
-                            KeyValue::new(attr::TOKEN_SOURCE, m.token_source.as_str()),
-                            KeyValue::new(attr::CACHE_LEVEL, m.cache_level.as_str()),
-                            KeyValue::new(attr::REFRESH_REASON, m.cache_refresh_reason.as_str()),
-                        ],
-                    );
-                }
+                self.observe(req.flow, m);
             }
             Err(e) => tracing::debug!(error = %e, "acquisition failed"),
         }
@@ -900,6 +986,34 @@ impl ClientInner {
             }
             tokio::time::sleep(jitter(self.opts.retry_backoff)).await;
         }
+    }
+
+    /// Records one acquisition's metrics (when this client records metrics).
+    fn observe(&self, flow: Flow, m: &Metadata) {
+        if !self.record_metrics {
+            return;
+        }
+        let flow = KeyValue::new(attr::FLOW, flow.as_str());
+        let i = &self.instruments;
+        i.total
+            .record(m.duration_total.as_secs_f64(), std::slice::from_ref(&flow));
+        i.in_cache.record(
+            m.duration_in_cache.as_secs_f64(),
+            std::slice::from_ref(&flow),
+        );
+        i.in_http.record(
+            m.duration_in_http.as_secs_f64(),
+            std::slice::from_ref(&flow),
+        );
+        i.acquisitions.add(
+            1,
+            &[
+                flow,
+                KeyValue::new(attr::TOKEN_SOURCE, m.token_source.as_str()),
+                KeyValue::new(attr::CACHE_LEVEL, m.cache_level.as_str()),
+                KeyValue::new(attr::REFRESH_REASON, m.cache_refresh_reason.as_str()),
+            ],
+        );
     }
 
     fn count_idp(&self, status: u16, flow: Flow) {
