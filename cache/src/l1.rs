@@ -100,7 +100,7 @@ impl L1 {
             c.set(n);
             n
         });
-        if n % POLICY_SAMPLE == 0 {
+        if n.is_multiple_of(POLICY_SAMPLE) {
             // Feeds frequency and recency; the value itself comes from the index.
             let _ = self.policy.get(key);
         }
