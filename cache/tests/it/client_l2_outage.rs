@@ -1,0 +1,113 @@
+//! An L2 outage during acquisitions loses none: the L2 store starts failing (or hanging)
+//! in the middle of a run of concurrent acquisitions; every acquisition still returns a
+//! token, from L1 or the identity provider, and failures are counted. When L2 comes back,
+//! another instance reads what was written before the outage.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokencache::client::{AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource};
+use tokencache::l2::{Fault, FaultyStore};
+use tokencache::{CacheLevel, CacheOptions, TokenCache};
+
+use crate::client_support::{check_metadata, Harness, SCOPE};
+
+fn tenant(i: usize) -> String {
+    format!("tenant-{i:03}")
+}
+
+fn client_over(h: &Harness, store: &FaultyStore) -> ConfidentialClient {
+    let cache = TokenCache::new(
+        CacheOptions {
+            timeout: Duration::from_millis(50),
+            ..CacheOptions::default()
+        },
+        Arc::new(store.clone()),
+        h.shared_clock(),
+    );
+    ConfidentialClient::new(h.options(), h.http(), Some(cache), h.shared_clock())
+}
+
+/// 400 concurrent acquisitions over 40 tenants; the store switches to `fault` once 100 of
+/// them have returned.
+async fn outage_midway(fault: Fault) {
+    let h = Harness::start().await;
+    let store = FaultyStore::new(h.store.clone());
+    let client = client_over(&h, &store);
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let (c, d, s) = (client.clone(), done.clone(), store.clone());
+        tasks.push(tokio::spawn(async move {
+            if i >= 200 {
+                // The second half starts after the fault is in place.
+                while d.load(Ordering::SeqCst) < 100 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            let r = c
+                .acquire_token_for_client(&tenant(i % 40), &[SCOPE], &AcquireOptions::default())
+                .await;
+            if d.fetch_add(1, Ordering::SeqCst) + 1 == 100 {
+                s.set_fault(fault);
+            }
+            r
+        }));
+    }
+    let started = Instant::now();
+    let mut from_idp = 0;
+    for t in tasks {
+        let r = t.await.unwrap().expect("no acquisition fails during an L2 outage");
+        check_metadata(&r);
+        from_idp += usize::from(r.metadata.token_source == TokenSource::IdentityProvider);
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // Tenants are never fetched twice by this instance: its L1 carried it through.
+    assert_eq!(h.token_request_count().await, 40);
+    assert!(from_idp >= 40);
+    let stats = client.cache().unwrap().stats();
+    assert!(stats.l2_errors + stats.l2_timeouts > 0, "{stats:?}");
+
+    // Another instance during the outage: L2 fails, the identity provider answers.
+    let other = client_over(&h, &store);
+    for i in 0..5 {
+        let r = other
+            .acquire_token_for_client(&tenant(i), &[SCOPE], &AcquireOptions::default())
+            .await
+            .expect("no acquisition fails during an L2 outage");
+        check_metadata(&r);
+        assert_eq!(
+            (r.metadata.token_source, r.metadata.cache_refresh_reason),
+            (
+                TokenSource::IdentityProvider,
+                CacheRefreshReason::NoCachedAccessToken
+            )
+        );
+    }
+    assert_eq!(h.token_request_count().await, 45);
+
+    // L2 back: a third instance finds in L2 what was written before the outage.
+    store.set_fault(Fault::None);
+    let third = client_over(&h, &store);
+    let mut from_l2 = 0;
+    for i in 0..40 {
+        let r = third
+            .acquire_token_for_client(&tenant(i), &[SCOPE], &AcquireOptions::default())
+            .await
+            .unwrap();
+        check_metadata(&r);
+        from_l2 += usize::from(r.metadata.cache_level == CacheLevel::L2);
+    }
+    assert!(from_l2 >= 1, "nothing written before the outage was found in L2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l2_errors_midway_lose_no_acquisition() {
+    outage_midway(Fault::Error).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l2_hanging_midway_loses_no_acquisition() {
+    outage_midway(Fault::Hang).await;
+}
