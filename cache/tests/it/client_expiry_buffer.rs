@@ -32,7 +32,9 @@ async fn user_token_with(left: u64) -> (AuthResult, AuthResult, usize) {
     let h = Harness::start().await;
     let client = h.client();
     let scopes = ["api://resource-a/read"];
-    let code = h.authorization_code("api://resource-a/read openid offline_access").await;
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
     let first = client
         .acquire_token_by_authorization_code(TENANT, &code, REDIRECT_URI, &scopes)
         .await
@@ -40,7 +42,11 @@ async fn user_token_with(left: u64) -> (AuthResult, AuthResult, usize) {
     check_metadata(&first);
     h.clock.set_millis((first.expires_on - left) * 1000);
     let second = client
-        .acquire_token_silent(first.account.as_ref().unwrap(), &scopes, &AcquireOptions::default())
+        .acquire_token_silent(
+            first.account.as_ref().unwrap(),
+            &scopes,
+            &AcquireOptions::default(),
+        )
         .await
         .unwrap();
     check_metadata(&second);
@@ -59,7 +65,11 @@ fn assert_edge(left: u64, first: &AuthResult, second: &AuthResult, requests: usi
     } else {
         assert_eq!(
             (m.token_source, m.cache_refresh_reason, requests),
-            (TokenSource::IdentityProvider, CacheRefreshReason::Expired, 2),
+            (
+                TokenSource::IdentityProvider,
+                CacheRefreshReason::Expired,
+                2
+            ),
             "{left} s left"
         );
         assert_ne!(second.access_token, first.access_token);

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use tokencache::client::{AcquireError, AcquireOptions, AccountId, CacheRefreshReason, TokenSource};
+use tokencache::client::{
+    AccountId, AcquireError, AcquireOptions, CacheRefreshReason, TokenSource,
+};
 use tokencache::model::keys::partition;
 use tokencache::CacheLevel;
 
@@ -26,9 +28,18 @@ async fn client_credentials_then_cache_l1_then_another_instance_reads_l2() {
     check_metadata(&first);
     let m = &first.metadata;
     assert_eq!(m.token_source, TokenSource::IdentityProvider);
-    assert_eq!(m.cache_refresh_reason, CacheRefreshReason::NoCachedAccessToken);
-    assert_eq!(m.token_endpoint.as_deref(), Some(h.token_endpoint(TENANT).as_str()));
-    assert_eq!(m.refresh_on, None, "the mock sends no refresh_in by default");
+    assert_eq!(
+        m.cache_refresh_reason,
+        CacheRefreshReason::NoCachedAccessToken
+    );
+    assert_eq!(
+        m.token_endpoint.as_deref(),
+        Some(h.token_endpoint(TENANT).as_str())
+    );
+    assert_eq!(
+        m.refresh_on, None,
+        "the mock sends no refresh_in by default"
+    );
     assert_eq!(first.expires_on, h.now_secs() + 3599);
     assert_eq!(first.tenant_id, TENANT);
     assert!(first.account.is_none());
@@ -41,7 +52,10 @@ async fn client_credentials_then_cache_l1_then_another_instance_reads_l2() {
     assert_eq!(second.access_token, first.access_token);
     assert_eq!(second.metadata.token_source, TokenSource::Cache);
     assert_eq!(second.metadata.cache_level, CacheLevel::L1);
-    assert_eq!(second.metadata.cache_refresh_reason, CacheRefreshReason::NotApplicable);
+    assert_eq!(
+        second.metadata.cache_refresh_reason,
+        CacheRefreshReason::NotApplicable
+    );
 
     // Another instance (its own L1) over the same L2.
     let other = h.client();
@@ -89,9 +103,15 @@ async fn client_credentials_then_cache_l1_then_another_instance_reads_l2() {
             ("scope", SCOPE),
         ]
     );
-    assert_eq!(sent.header("x-ms-lib-capability"), Some("retry-after, h429"));
+    assert_eq!(
+        sent.header("x-ms-lib-capability"),
+        Some("retry-after, h429")
+    );
     assert_eq!(sent.header("x-client-sku"), Some("tokenscope.rust"));
-    assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        sent.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     let p = client
         .cache()
         .unwrap()
@@ -130,7 +150,10 @@ async fn on_behalf_of_uses_the_assertion_hash_partition_and_then_the_cache() {
     assert_eq!(second.access_token, first.access_token);
     assert_eq!(second.metadata.token_source, TokenSource::Cache);
     assert_eq!(second.metadata.cache_level, CacheLevel::L1);
-    assert_eq!(second.metadata.cache_refresh_reason, CacheRefreshReason::NotApplicable);
+    assert_eq!(
+        second.metadata.cache_refresh_reason,
+        CacheRefreshReason::NotApplicable
+    );
 
     // A different assertion (another user) is another partition: a new request.
     let other_assertion = h.user_assertion("carol@contoso.example");
@@ -181,7 +204,9 @@ async fn authorization_code_then_silent_then_refresh_token_then_forced_refresh()
     let client = h.client();
     let none = AcquireOptions::default();
     let scopes = ["api://resource-a/read"];
-    let code = h.authorization_code("api://resource-a/read openid profile offline_access").await;
+    let code = h
+        .authorization_code("api://resource-a/read openid profile offline_access")
+        .await;
 
     let first = client
         .acquire_token_by_authorization_code(TENANT, &code, REDIRECT_URI, &scopes)
@@ -225,7 +250,10 @@ async fn authorization_code_then_silent_then_refresh_token_then_forced_refresh()
     check_metadata(&silent);
     assert_eq!(silent.access_token, first.access_token);
     assert_eq!(silent.metadata.token_source, TokenSource::Cache);
-    assert_eq!(silent.metadata.cache_refresh_reason, CacheRefreshReason::NotApplicable);
+    assert_eq!(
+        silent.metadata.cache_refresh_reason,
+        CacheRefreshReason::NotApplicable
+    );
     assert_eq!(silent.account.as_ref(), Some(&account));
 
     // After expiry, silent redeems the refresh token.
@@ -235,8 +263,14 @@ async fn authorization_code_then_silent_then_refresh_token_then_forced_refresh()
         .await
         .unwrap();
     check_metadata(&refreshed);
-    assert_eq!(refreshed.metadata.token_source, TokenSource::IdentityProvider);
-    assert_eq!(refreshed.metadata.cache_refresh_reason, CacheRefreshReason::Expired);
+    assert_eq!(
+        refreshed.metadata.token_source,
+        TokenSource::IdentityProvider
+    );
+    assert_eq!(
+        refreshed.metadata.cache_refresh_reason,
+        CacheRefreshReason::Expired
+    );
     assert_ne!(refreshed.access_token, first.access_token);
     assert_eq!(refreshed.expires_on, h.now_secs() + 3599);
 
@@ -310,7 +344,9 @@ async fn silent_without_a_refresh_token_requires_interaction() {
     assert!(matches!(err, AcquireError::UiRequired), "{err:?}");
 
     // A known account whose access token expired and whose refresh token is gone.
-    let code = h.authorization_code("api://resource-a/read openid offline_access").await;
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
     let r = client
         .acquire_token_by_authorization_code(TENANT, &code, REDIRECT_URI, &scopes)
         .await
@@ -343,5 +379,9 @@ async fn silent_without_a_refresh_token_requires_interaction() {
         .await
         .unwrap_err();
     assert!(matches!(err, AcquireError::UiRequired), "{err:?}");
-    assert_eq!(h.token_request_count().await, 1, "only the code was redeemed");
+    assert_eq!(
+        h.token_request_count().await,
+        1,
+        "only the code was redeemed"
+    );
 }

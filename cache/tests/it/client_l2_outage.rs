@@ -58,11 +58,18 @@ async fn outage_midway(fault: Fault) {
     let started = Instant::now();
     let mut from_idp = 0;
     for t in tasks {
-        let r = t.await.unwrap().expect("no acquisition fails during an L2 outage");
+        let r = t
+            .await
+            .unwrap()
+            .expect("no acquisition fails during an L2 outage");
         check_metadata(&r);
         from_idp += usize::from(r.metadata.token_source == TokenSource::IdentityProvider);
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     // Tenants are never fetched twice by this instance: its L1 carried it through.
     assert_eq!(h.token_request_count().await, 40);
     assert!(from_idp >= 40);
@@ -99,7 +106,10 @@ async fn outage_midway(fault: Fault) {
         check_metadata(&r);
         from_l2 += usize::from(r.metadata.cache_level == CacheLevel::L2);
     }
-    assert!(from_l2 >= 1, "nothing written before the outage was found in L2");
+    assert!(
+        from_l2 >= 1,
+        "nothing written before the outage was found in L2"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,7 +76,11 @@ async fn hundred_concurrent_callers_past_refresh_on_get_the_cached_token_and_one
     wait_for_token_requests(&h, 2).await;
     // Let a (wrong) second refresh show itself.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(h.token_request_count().await, 2, "exactly one background refresh");
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "exactly one background refresh"
+    );
 
     // The cache holds the new token, with a new refresh_on.
     let p = client
@@ -89,14 +93,14 @@ async fn hundred_concurrent_callers_past_refresh_on_get_the_cached_token_and_one
         .unwrap();
     let at = p.access_tokens().next().unwrap();
     assert_ne!(at.secret, first.access_token);
-    assert_eq!(
-        at.refresh_on.map(|t| t.0),
-        Some(h.now_secs() + REFRESH_IN)
-    );
+    assert_eq!(at.refresh_on.map(|t| t.0), Some(h.now_secs() + REFRESH_IN));
     let next = cc(&client).await;
     assert_eq!(next.access_token, at.secret);
     assert_eq!(
-        (next.metadata.token_source, next.metadata.cache_refresh_reason),
+        (
+            next.metadata.token_source,
+            next.metadata.cache_refresh_reason
+        ),
         (TokenSource::Cache, CacheRefreshReason::NotApplicable)
     );
 }
@@ -136,7 +140,11 @@ async fn a_refresh_landing_while_callers_stream_in_is_still_the_only_one() {
     assert!(old >= 1);
     wait_for_token_requests(&h, 2).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(h.token_request_count().await, 2, "exactly one background refresh");
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "exactly one background refresh"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +152,9 @@ async fn silent_past_refresh_on_serves_the_cached_token_and_redeems_the_refresh_
     let h = harness().await;
     let client = h.client();
     let scopes = ["api://resource-a/read"];
-    let code = h.authorization_code("api://resource-a/read openid offline_access").await;
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
     let first = client
         .acquire_token_by_authorization_code(TENANT, &code, REDIRECT_URI, &scopes)
         .await
@@ -177,5 +187,8 @@ async fn silent_past_refresh_on_serves_the_cached_token_and_redeems_the_refresh_
         .unwrap();
     check_metadata(&r);
     assert_ne!(r.access_token, first.access_token);
-    assert_eq!(r.metadata.cache_refresh_reason, CacheRefreshReason::NotApplicable);
+    assert_eq!(
+        r.metadata.cache_refresh_reason,
+        CacheRefreshReason::NotApplicable
+    );
 }

@@ -35,10 +35,16 @@ async fn no_cached_token_then_not_applicable_then_expired() {
     let first = cc(&client, &none).await;
     assert_eq!(
         reason(&first),
-        (TokenSource::IdentityProvider, CacheRefreshReason::NoCachedAccessToken)
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::NoCachedAccessToken
+        )
     );
     let hit = cc(&client, &none).await;
-    assert_eq!(reason(&hit), (TokenSource::Cache, CacheRefreshReason::NotApplicable));
+    assert_eq!(
+        reason(&hit),
+        (TokenSource::Cache, CacheRefreshReason::NotApplicable)
+    );
     assert_eq!(hit.metadata.cache_level, CacheLevel::L1);
 
     // Within the 5-minute buffer the token is still cached, and expired.
@@ -50,7 +56,10 @@ async fn no_cached_token_then_not_applicable_then_expired() {
     );
     assert_ne!(expired.access_token, first.access_token);
     let hit = cc(&client, &none).await;
-    assert_eq!(reason(&hit), (TokenSource::Cache, CacheRefreshReason::NotApplicable));
+    assert_eq!(
+        reason(&hit),
+        (TokenSource::Cache, CacheRefreshReason::NotApplicable)
+    );
     assert_eq!(hit.access_token, expired.access_token);
 
     // Past its expiry an app-token partition is gone from L1 and L2 (its expiry is the
@@ -59,7 +68,10 @@ async fn no_cached_token_then_not_applicable_then_expired() {
     let gone = cc(&client, &none).await;
     assert_eq!(
         reason(&gone),
-        (TokenSource::IdentityProvider, CacheRefreshReason::NoCachedAccessToken)
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::NoCachedAccessToken
+        )
     );
     assert_eq!(h.token_request_count().await, 3);
 }
@@ -81,7 +93,10 @@ async fn force_refresh_and_claims_each_go_to_the_identity_provider() {
     .await;
     assert_eq!(
         reason(&forced),
-        (TokenSource::IdentityProvider, CacheRefreshReason::ForceRefreshOrClaims)
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::ForceRefreshOrClaims
+        )
     );
     assert_ne!(forced.access_token, cached.access_token);
 
@@ -96,19 +111,29 @@ async fn force_refresh_and_claims_each_go_to_the_identity_provider() {
     .await;
     assert_eq!(
         reason(&challenged),
-        (TokenSource::IdentityProvider, CacheRefreshReason::ForceRefreshOrClaims)
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::ForceRefreshOrClaims
+        )
     );
     assert_ne!(challenged.access_token, forced.access_token);
 
     // The token obtained with claims replaces the cached one.
     let after = cc(&client, &none).await;
-    assert_eq!(reason(&after), (TokenSource::Cache, CacheRefreshReason::NotApplicable));
+    assert_eq!(
+        reason(&after),
+        (TokenSource::Cache, CacheRefreshReason::NotApplicable)
+    );
     assert_eq!(after.access_token, challenged.access_token);
 
     let sent = h.token_requests().await;
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[0].field("claims"), None);
-    assert_eq!(sent[1].field("claims"), None, "force_refresh alone sends no claims");
+    assert_eq!(
+        sent[1].field("claims"),
+        None,
+        "force_refresh alone sends no claims"
+    );
     assert_eq!(sent[2].field("claims"), Some(claims));
     for r in &sent {
         assert_eq!(r.field("grant_type"), Some("client_credentials"));
@@ -127,7 +152,10 @@ async fn without_a_cache_every_call_is_cache_disabled() {
     for r in [&a, &b] {
         assert_eq!(
             reason(r),
-            (TokenSource::IdentityProvider, CacheRefreshReason::CacheDisabled)
+            (
+                TokenSource::IdentityProvider,
+                CacheRefreshReason::CacheDisabled
+            )
         );
         assert_eq!(r.metadata.cache_level, CacheLevel::None);
         assert_eq!(r.metadata.duration_in_cache, Duration::ZERO);
@@ -142,7 +170,10 @@ async fn without_a_cache_every_call_is_cache_disabled() {
         },
     )
     .await;
-    assert_eq!(forced.metadata.cache_refresh_reason, CacheRefreshReason::CacheDisabled);
+    assert_eq!(
+        forced.metadata.cache_refresh_reason,
+        CacheRefreshReason::CacheDisabled
+    );
     assert_eq!(h.token_request_count().await, 3);
     let usage = tokencache::L2Store::usage(&*h.store, "").await.unwrap();
     assert_eq!(usage.keys, 0, "nothing was written anywhere");
@@ -165,7 +196,10 @@ async fn refresh_in_sets_refresh_on_and_past_it_the_cached_token_is_proactively_
     assert_eq!(first.metadata.refresh_on, Some(t0 + 1800));
     let hit = cc(&client, &none).await;
     assert_eq!(hit.metadata.refresh_on, Some(t0 + 1800));
-    assert_eq!(reason(&hit), (TokenSource::Cache, CacheRefreshReason::NotApplicable));
+    assert_eq!(
+        reason(&hit),
+        (TokenSource::Cache, CacheRefreshReason::NotApplicable)
+    );
 
     h.advance(Duration::from_secs(1800));
     let proactive = cc(&client, &none).await;
@@ -183,10 +217,16 @@ async fn refresh_in_sets_refresh_on_and_past_it_the_cached_token_is_proactively_
         if r.access_token != first.access_token {
             break r;
         }
-        assert!(std::time::Instant::now() < deadline, "no background refresh");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background refresh"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    assert_eq!(reason(&next), (TokenSource::Cache, CacheRefreshReason::NotApplicable));
+    assert_eq!(
+        reason(&next),
+        (TokenSource::Cache, CacheRefreshReason::NotApplicable)
+    );
     assert_eq!(next.metadata.refresh_on, Some(t0 + 1800 + 1800));
     assert_eq!(h.token_request_count().await, 2);
 }

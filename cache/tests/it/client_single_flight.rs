@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use mock_authority::LatencyModel;
-use tokencache::client::{
-    AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource,
-};
+use tokencache::client::{AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource};
 
 use crate::client_support::{check_metadata, Harness, SCOPE, TENANT};
 
-async fn concurrent_misses(client: &ConfidentialClient, n: usize) -> Vec<tokencache::client::AuthResult> {
+async fn concurrent_misses(
+    client: &ConfidentialClient,
+    n: usize,
+) -> Vec<tokencache::client::AuthResult> {
     let gate = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
@@ -52,14 +53,20 @@ async fn a_thousand_concurrent_misses_make_one_token_request() {
             // Callers that shared the flight report the request they waited for.
             TokenSource::IdentityProvider => {
                 from_idp += 1;
-                assert_eq!(m.cache_refresh_reason, CacheRefreshReason::NoCachedAccessToken);
+                assert_eq!(
+                    m.cache_refresh_reason,
+                    CacheRefreshReason::NoCachedAccessToken
+                );
             }
             TokenSource::Cache => {
                 assert_eq!(m.cache_refresh_reason, CacheRefreshReason::NotApplicable)
             }
         }
     }
-    assert!(from_idp >= 1, "at least the leader went to the identity provider");
+    assert!(
+        from_idp >= 1,
+        "at least the leader went to the identity provider"
+    );
     // One discovery, one token request: nothing else was sent.
     assert_eq!(h.requests().await.len(), 2);
 }

@@ -175,13 +175,12 @@ impl Harness {
             ],
         )
         .expect("authorize URL");
-        let resp = http
-            .get(url)
-            .send()
-            .await
-            .expect("authorize");
+        let resp = http.get(url).send().await.expect("authorize");
         assert_eq!(resp.status().as_u16(), 302);
-        let location = resp.headers()["location"].to_str().expect("ascii").to_owned();
+        let location = resp.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
         let url = url::Url::parse(&location).expect("redirect URL");
         assert!(location.starts_with(REDIRECT_URI), "{location}");
         url.query_pairs()
@@ -270,7 +269,10 @@ pub fn check_metadata(r: &AuthResult) {
     );
     match m.token_source {
         TokenSource::IdentityProvider => {
-            assert!(m.token_endpoint.is_some(), "IdP result without token_endpoint: {m:?}");
+            assert!(
+                m.token_endpoint.is_some(),
+                "IdP result without token_endpoint: {m:?}"
+            );
             assert_eq!(m.cache_level, CacheLevel::None, "{m:?}");
         }
         TokenSource::Cache => {
