@@ -10,8 +10,11 @@ use serde::Serialize;
 use crate::faults::FaultAction;
 use crate::form::Grant;
 
-/// Statuses counted individually; anything else counts as "other".
-const STATUSES: [u16; 12] = [200, 302, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504];
+/// Statuses counted individually; anything else counts as "other". 0 stands for no
+/// response at all (a reset or a hang), reported as "no_response".
+const STATUSES: [u16; 13] = [
+    0, 200, 302, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504,
+];
 
 /// Endpoints besides the token endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +45,7 @@ pub(crate) struct Stats {
 pub struct StatsSnapshot {
     /// Token requests.
     pub token_requests: u64,
-    /// `{grant: {status: n}}`.
+    /// `{grant: {status: n}}`; status `no_response` for resets and hangs.
     pub by_grant: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// `{endpoint: n}`.
     pub endpoints: std::collections::BTreeMap<String, u64>,
@@ -131,9 +134,11 @@ impl Stats {
             for (i, c) in self.by_grant_status[g.index()].iter().enumerate() {
                 let n = c.load(Ordering::Relaxed);
                 if n > 0 {
-                    let key = STATUSES
-                        .get(i)
-                        .map_or("other".to_string(), |s| s.to_string());
+                    let key = match STATUSES.get(i) {
+                        Some(0) => "no_response".to_string(),
+                        Some(s) => s.to_string(),
+                        None => "other".to_string(),
+                    };
                     m.insert(key, n);
                     total += n;
                 }

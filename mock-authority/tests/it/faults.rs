@@ -324,6 +324,11 @@ async fn an_http_client_sees_429_with_retry_after_a_reset_and_a_hang() {
         ),
         (1, 1, 1)
     );
+    assert_eq!(
+        stats.by_grant["client_credentials"].get("no_response"),
+        Some(&2),
+        "{stats:?}"
+    );
     let faults: serde_json::Value = client
         .get(format!("{base}/_admin/faults"))
         .send()
