@@ -98,8 +98,16 @@ fn order(n: usize, seed: u64) -> Vec<usize> {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets without `--bench`: a quick smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let sizes: Vec<usize> = std::env::var("BENCH_TENANTS")
-        .unwrap_or_else(|_| "1,1000000".into())
+        .unwrap_or_else(|_| {
+            if smoke {
+                "1,1000".into()
+            } else {
+                "1,1000000".into()
+            }
+        })
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
@@ -108,7 +116,14 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     for n in sizes {
-        run(n, Duration::from_secs(seconds));
+        run(
+            n,
+            if smoke {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(seconds)
+            },
+        );
     }
 }
 

@@ -105,7 +105,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("l1_hit");
     g.measurement_time(Duration::from_secs(4));
     g.warm_up_time(Duration::from_secs(1));
-    for n in [1usize, 100_000, 1_000_000] {
+    // `cargo test --all-targets` runs benches once without `--bench`: keep that quick.
+    let sizes: &[usize] = if std::env::args().any(|a| a == "--bench") {
+        &[1, 100_000, 1_000_000]
+    } else {
+        &[1, 1_000]
+    };
+    for &n in sizes {
         let (cache, keys) = populated(&rt, n);
         let visit = order(n);
         let now = cache.clock().now_secs();

@@ -86,8 +86,14 @@ fn redis_benchmark(port: u16, concurrency: usize, requests: usize) -> Option<(f6
 
 fn main() {
     // `cargo bench` passes --bench; nothing else to parse.
+    // `cargo test --all-targets` runs bench targets without `--bench`: a quick smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let concurrency = env_usize("BENCH_CONCURRENCY", 16);
-    let requests = env_usize("BENCH_REQUESTS", 100_000);
+    let requests = if smoke {
+        2_000
+    } else {
+        env_usize("BENCH_REQUESTS", 100_000)
+    };
     let server = RedisServer::start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
