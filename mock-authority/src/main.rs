@@ -39,6 +39,10 @@ struct ServeArgs {
     /// Write the generated CA certificate (PEM) here.
     #[arg(long, conflicts_with_all = ["tls_cert", "plain_http"])]
     tls_ca_out: Option<PathBuf>,
+    /// Extra host name or IP for the generated certificate (repeatable), e.g. a Compose
+    /// service name; 127.0.0.1, ::1 and localhost are always included.
+    #[arg(long = "tls-san", value_name = "NAME")]
+    tls_san: Vec<String>,
     /// Serve this certificate chain (PEM) instead of a generated one.
     #[arg(long, requires = "tls_key", conflicts_with = "plain_http")]
     tls_cert: Option<PathBuf>,
@@ -102,6 +106,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
         _ => TlsMode::Generate {
             ca_out: args.tls_ca_out,
+            extra_names: args.tls_san,
         },
     };
     let opts = ServerOptions {

@@ -26,6 +26,9 @@ pub enum TlsMode {
     Generate {
         /// Where to write the CA certificate (PEM).
         ca_out: Option<PathBuf>,
+        /// Host names or IPs for the certificate besides `127.0.0.1`, `::1` and `localhost`
+        /// (e.g. a Compose service name).
+        extra_names: Vec<String>,
     },
     /// HTTPS with a certificate chain and key from PEM files.
     Files {
@@ -106,6 +109,7 @@ pub async fn start_in_process(
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TlsMode::Generate {
             ca_out: Some(dir.join(format!("ca-{n}.pem"))),
+            extra_names: Vec::new(),
         }
     } else {
         TlsMode::Plain
@@ -130,12 +134,14 @@ pub async fn serve(
     let (tls, ca_pem, ca_path) = match &opts.tls {
         TlsMode::Plain => (None, None, None),
         TlsMode::Files { cert, key } => (Some(crate::tls::from_files(cert, key)?), None, None),
-        TlsMode::Generate { ca_out } => {
-            let extra: Vec<String> = if opts.listen.ip().is_unspecified() {
-                Vec::new()
-            } else {
-                vec![opts.listen.ip().to_string()]
-            };
+        TlsMode::Generate {
+            ca_out,
+            extra_names,
+        } => {
+            let mut extra = extra_names.clone();
+            if !opts.listen.ip().is_unspecified() {
+                extra.push(opts.listen.ip().to_string());
+            }
             let g = crate::tls::generate(&extra)?;
             if let Some(path) = ca_out {
                 std::fs::write(path, &g.ca_pem)?;

@@ -340,3 +340,24 @@ async fn an_http_client_sees_429_with_retry_after_a_reset_and_a_hang() {
     assert_eq!(faults, serde_json::json!([]));
     server.stop().await;
 }
+
+#[test]
+fn the_example_configuration_file_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
+    let config = AuthorityConfig::from_file(&path).expect("example.yaml");
+    assert_eq!(config.faults.len(), 3);
+    assert_eq!(config.lifetimes.refresh_in, Some(1800));
+    let (a, _) = authority(config);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "11111111-1111-4111-8111-111111111111"),
+        ("client_secret", "daemon-secret"),
+        ("scope", "api://r/.default"),
+    ];
+    let (status, body) = reply(&token(&a, "contoso.onmicrosoft.com", &form));
+    assert_eq!(
+        (status, body["refresh_in"].as_u64()),
+        (200, Some(1800)),
+        "{body}"
+    );
+}
