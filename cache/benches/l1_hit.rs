@@ -190,6 +190,65 @@ fn bench(c: &mut Criterion) {
         });
         drop(cache);
     }
+    // One partition holding many tokens (one report shows 164,663 in one app partition):
+    // finding one of them costs the same as in a one-token partition.
+    let big_sizes: &[usize] = if std::env::args().any(|a| a == "--bench") {
+        &[1, 100_000]
+    } else {
+        &[1, 100]
+    };
+    for &tokens in big_sizes {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let cache = TokenCache::new(
+            CacheOptions {
+                l1: Some(L1Options {
+                    max_bytes: 16 << 30,
+                }),
+                ..CacheOptions::default()
+            },
+            Arc::new(MemoryStore::new(clock.clone())),
+            clock.clone(),
+        );
+        let exp = clock.now_secs() + 24 * 3600;
+        let t = tenant(7);
+        let key = partition::app(CLIENT, Some(&t));
+        let mut big = tokencache::Partition::new();
+        for r in 0..tokens {
+            let mut at = token(&t, exp);
+            at.target = format!("api://resource-{r}/.default");
+            big.upsert_access_token(at);
+        }
+        rt.block_on(cache.update(&key, move |p| *p = big))
+            .expect("write");
+        let indexes: Vec<String> = order(tokens)
+            .into_iter()
+            .map(|r| {
+                access_token_index(
+                    "",
+                    CLIENT,
+                    &t,
+                    &normalize_scopes([format!("api://resource-{r}/.default").as_str()]),
+                )
+            })
+            .collect();
+        g.bench_with_input(
+            BenchmarkId::new("tokens_in_one_partition", tokens),
+            &tokens,
+            |b, _| {
+                let mut i = 0usize;
+                b.iter(|| {
+                    i = (i + 1) % indexes.len();
+                    let p = cache.get_l1(&key).expect("hit");
+                    black_box(
+                        p.access_token_by_index(&indexes[i])
+                            .expect("token")
+                            .secret
+                            .clone(),
+                    )
+                })
+            },
+        );
+    }
     g.finish();
 }
 
