@@ -666,6 +666,10 @@ impl ClientInner {
         let waited = th.elapsed();
         let (in_http, cache_part) = if led {
             (fetched.http, fetched.cache)
+        } else if fetched.from_cache.is_some() {
+            // The leader found the token in the cache: no request was sent, the wait was
+            // cache time.
+            (Duration::ZERO, waited)
         } else {
             (waited, Duration::ZERO)
         };

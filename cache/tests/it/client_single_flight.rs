@@ -3,9 +3,14 @@
 //! The mock answers after 100 ms so the misses overlap.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
 
 use mock_authority::LatencyModel;
 use tokencache::client::{AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource};
+
+use tokencache::{L2Error, L2Store, L2Usage};
 
 use crate::client_support::{check_metadata, Harness, SCOPE, TENANT};
 
@@ -126,4 +131,76 @@ async fn flights_are_per_tenant_and_scope() {
             "/t-b/oauth2/v2.0/token api://two/.default",
         ]
     );
+}
+
+/// An L2 store whose reads see the store at once but answer only after a delay.
+#[derive(Debug)]
+struct SlowReads {
+    inner: Arc<dyn L2Store>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl L2Store for SlowReads {
+    fn name(&self) -> &'static str {
+        "slow-reads"
+    }
+    async fn get(&self, key: &str, slide: Option<Duration>) -> Result<Option<Bytes>, L2Error> {
+        let v = self.inner.get(key, slide).await;
+        tokio::time::sleep(self.delay).await;
+        v
+    }
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), L2Error> {
+        self.inner.set(key, value, ttl).await
+    }
+    async fn remove(&self, key: &str) -> Result<(), L2Error> {
+        self.inner.remove(key).await
+    }
+    async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
+        self.inner.usage(prefix).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flight_that_finds_the_token_in_the_cache_reports_cache_time_to_everyone() {
+    // Instance A's callers miss (their L2 reads start before instance B writes), then share
+    // a flight whose leader re-checks the cache and finds B's token in L2. Nobody sent a
+    // request, so nobody spent time in HTTP: the wait was cache time.
+    let h = Harness::start().await;
+    let slow: Arc<dyn L2Store> = Arc::new(SlowReads {
+        inner: h.store.clone(),
+        delay: Duration::from_millis(200),
+    });
+    let a = ConfidentialClient::new(
+        h.options(),
+        h.http(),
+        Some(h.cache_over(slow)),
+        h.shared_clock(),
+    );
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let c = a.clone();
+            tokio::spawn(async move {
+                c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let b = h.client();
+    let written = b
+        .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+        .await
+        .unwrap();
+    check_metadata(&written);
+    for t in tasks {
+        let r = t.await.unwrap().unwrap();
+        assert_eq!(r.access_token, written.access_token);
+        assert_eq!(
+            (r.metadata.token_source, r.metadata.cache_level),
+            (TokenSource::Cache, tokencache::CacheLevel::L2)
+        );
+        check_metadata(&r);
+    }
+    assert_eq!(h.token_request_count().await, 1, "only B's request");
 }
