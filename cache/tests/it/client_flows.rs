@@ -385,3 +385,96 @@ async fn silent_without_a_refresh_token_requires_interaction() {
         "only the code was redeemed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_for_another_resource_redeems_the_refresh_token_and_keeps_both_tokens() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let none = AcquireOptions::default();
+    let code = h
+        .authorization_code("api://resource-a/read openid profile offline_access")
+        .await;
+    let a = client
+        .acquire_token_by_authorization_code(
+            TENANT,
+            &code,
+            REDIRECT_URI,
+            &["api://resource-a/read"],
+        )
+        .await
+        .unwrap();
+    check_metadata(&a);
+    let account = a.account.clone().unwrap();
+
+    let b = client
+        .acquire_token_silent(&account, &["api://resource-b/write"], &none)
+        .await
+        .unwrap();
+    check_metadata(&b);
+    assert_eq!(
+        (b.metadata.token_source, b.metadata.cache_refresh_reason),
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::NoCachedAccessToken
+        )
+    );
+    // Both resources are now served from the cache.
+    for (scope, token) in [
+        ("api://resource-a/read", &a.access_token),
+        ("api://resource-b/write", &b.access_token),
+    ] {
+        let r = client
+            .acquire_token_silent(&account, &[scope], &none)
+            .await
+            .unwrap();
+        check_metadata(&r);
+        assert_eq!(&r.access_token, token, "{scope}");
+        assert_eq!(r.metadata.token_source, TokenSource::Cache);
+    }
+    let sent = h.token_requests().await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].field("grant_type"), Some("refresh_token"));
+    assert_eq!(
+        sent[1].field("scope"),
+        Some("api://resource-b/write openid profile offline_access")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_behalf_of_after_expiry_exchanges_the_assertion_again() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let none = AcquireOptions::default();
+    let assertion = h.user_assertion("dave@contoso.example");
+    let scopes = ["api://downstream/Files.Read"];
+    let first = client
+        .acquire_token_on_behalf_of(TENANT, &assertion, &scopes, None, &none)
+        .await
+        .unwrap();
+    check_metadata(&first);
+    // The incoming assertion lives an hour; the downstream token 3,599 s: 300 s before the
+    // token's expiry the assertion is still valid.
+    h.advance(Duration::from_secs(3599 - 300));
+    let again = client
+        .acquire_token_on_behalf_of(TENANT, &assertion, &scopes, None, &none)
+        .await
+        .unwrap();
+    check_metadata(&again);
+    assert_eq!(
+        (
+            again.metadata.token_source,
+            again.metadata.cache_refresh_reason
+        ),
+        (TokenSource::IdentityProvider, CacheRefreshReason::Expired)
+    );
+    assert_ne!(again.access_token, first.access_token);
+    let sent = h.token_requests().await;
+    assert_eq!(sent.len(), 2);
+    for r in &sent {
+        assert_eq!(
+            r.field("grant_type"),
+            Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        );
+        assert_eq!(r.field("assertion"), Some(assertion.as_str()));
+    }
+}

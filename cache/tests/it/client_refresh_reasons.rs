@@ -230,3 +230,55 @@ async fn refresh_in_sets_refresh_on_and_past_it_the_cached_token_is_proactively_
     assert_eq!(next.metadata.refresh_on, Some(t0 + 1800 + 1800));
     assert_eq!(h.token_request_count().await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_on_a_silent_call_redeem_the_refresh_token_with_the_claims() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let scopes = ["api://resource-a/read"];
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
+    let first = client
+        .acquire_token_by_authorization_code(
+            TENANT,
+            &code,
+            crate::client_support::REDIRECT_URI,
+            &scopes,
+        )
+        .await
+        .unwrap();
+    check_metadata(&first);
+    assert_eq!(
+        reason(&first),
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::NotApplicable
+        ),
+        "a code redemption never reads the cache"
+    );
+    let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+    let r = client
+        .acquire_token_silent(
+            first.account.as_ref().unwrap(),
+            &scopes,
+            &AcquireOptions {
+                force_refresh: false,
+                claims: Some(claims.into()),
+            },
+        )
+        .await
+        .unwrap();
+    check_metadata(&r);
+    assert_eq!(
+        reason(&r),
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::ForceRefreshOrClaims
+        )
+    );
+    let sent = h.token_requests().await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].field("grant_type"), Some("refresh_token"));
+    assert_eq!(sent[1].field("claims"), Some(claims));
+}
