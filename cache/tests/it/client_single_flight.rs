@@ -204,3 +204,122 @@ async fn a_flight_that_finds_the_token_in_the_cache_reports_cache_time_to_everyo
     }
     assert_eq!(h.token_request_count().await, 1, "only B's request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_share_a_failure_too() {
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 50.0 })
+        .unwrap();
+    h.authority
+        .set_faults(vec![mock_authority::FaultRule {
+            name: None,
+            matches: Default::default(),
+            when: Default::default(),
+            action: mock_authority::FaultAction::Status {
+                status: 503,
+                retry_after_s: None,
+            },
+        }])
+        .unwrap();
+    let client = h.client();
+    let gate = Arc::new(tokio::sync::Barrier::new(200));
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let (c, g) = (client.clone(), gate.clone());
+            tokio::spawn(async move {
+                g.wait().await;
+                c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&err, tokencache::client::AcquireError::Authority(e) if e.status() == Some(503)),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "one request and its retry"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_silent_calls_after_expiry_redeem_the_refresh_token_once() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let scopes = ["api://resource-a/read"];
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
+    let first = client
+        .acquire_token_by_authorization_code(
+            TENANT,
+            &code,
+            crate::client_support::REDIRECT_URI,
+            &scopes,
+        )
+        .await
+        .unwrap();
+    let account = first.account.clone().unwrap();
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    h.advance(Duration::from_secs(3600));
+    let gate = Arc::new(tokio::sync::Barrier::new(300));
+    let tasks: Vec<_> = (0..300)
+        .map(|_| {
+            let (c, g, a) = (client.clone(), gate.clone(), account.clone());
+            tokio::spawn(async move {
+                g.wait().await;
+                c.acquire_token_silent(&a, &scopes, &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    let mut tokens = std::collections::HashSet::new();
+    for t in tasks {
+        let r = t.await.unwrap().unwrap();
+        check_metadata(&r);
+        tokens.insert(r.access_token.expose().to_owned());
+    }
+    assert_eq!(tokens.len(), 1);
+    let sent = h.token_requests().await;
+    assert_eq!(sent.len(), 2, "the code, then one refresh_token redemption");
+    assert_eq!(sent[1].field("grant_type"), Some("refresh_token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_on_behalf_of_misses_for_one_assertion_make_one_request() {
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    let client = h.client();
+    let assertion: Arc<str> = Arc::from(h.user_assertion("erin@contoso.example"));
+    let gate = Arc::new(tokio::sync::Barrier::new(300));
+    let tasks: Vec<_> = (0..300)
+        .map(|_| {
+            let (c, g, a) = (client.clone(), gate.clone(), assertion.clone());
+            tokio::spawn(async move {
+                g.wait().await;
+                c.acquire_token_on_behalf_of(
+                    TENANT,
+                    &a,
+                    &["api://downstream/Files.Read"],
+                    None,
+                    &AcquireOptions::default(),
+                )
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        check_metadata(&t.await.unwrap().unwrap());
+    }
+    assert_eq!(h.token_request_count().await, 1);
+}

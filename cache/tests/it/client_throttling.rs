@@ -174,3 +174,69 @@ async fn wait_mode_waits_the_window_out_then_sends() {
     );
     assert_eq!(h.token_request_count().await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_background_refresh_sends_nothing_more_inside_the_window() {
+    let h = Harness::with_config(mock_authority::AuthorityConfig {
+        lifetimes: mock_authority::Lifetimes {
+            refresh_in: Some(1800),
+            ..Default::default()
+        },
+        ..crate::client_support::authority_config()
+    })
+    .await;
+    let client = h.client();
+    let none = AcquireOptions::default();
+    let first = client
+        .acquire_token_for_client(TENANT, &[THROTTLED], &none)
+        .await
+        .unwrap();
+    throttle(&h, 5);
+    h.advance(Duration::from_secs(1800));
+
+    // Callers past refresh_on keep getting the cached token; the one background refresh
+    // meets a 429, and the ones started after it send nothing inside the window.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.token_request_count().await < 2 {
+        let r = client
+            .acquire_token_for_client(TENANT, &[THROTTLED], &none)
+            .await
+            .unwrap();
+        check_metadata(&r);
+        assert_eq!(r.access_token, first.access_token);
+        assert!(Instant::now() < deadline, "no background refresh");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for _ in 0..20 {
+        let r = client
+            .acquire_token_for_client(TENANT, &[THROTTLED], &none)
+            .await
+            .unwrap();
+        check_metadata(&r);
+        assert_eq!(r.access_token, first.access_token);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "nothing sent during Retry-After"
+    );
+
+    // After the window the next caller's background refresh goes out and lands.
+    h.authority.set_faults(Vec::new()).unwrap();
+    h.advance(Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = client
+            .acquire_token_for_client(TENANT, &[THROTTLED], &none)
+            .await
+            .unwrap();
+        check_metadata(&r);
+        if r.access_token != first.access_token {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refresh after the window");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(h.token_request_count().await, 3);
+}
