@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokencache::client::{AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource};
+use tokencache::client::{
+    AcquireError, AcquireOptions, CacheRefreshReason, ConfidentialClient, TokenSource,
+};
 use tokencache::l2::{Fault, FaultyStore};
-use tokencache::{CacheLevel, CacheOptions, TokenCache};
+use tokencache::{CacheLevel, CacheOptions, FailurePolicy, TokenCache};
 
 use crate::client_support::{check_metadata, Harness, SCOPE};
 
@@ -17,10 +19,11 @@ fn tenant(i: usize) -> String {
     format!("tenant-{i:03}")
 }
 
-fn client_over(h: &Harness, store: &FaultyStore) -> ConfidentialClient {
+fn client_over(h: &Harness, store: &FaultyStore, policy: FailurePolicy) -> ConfidentialClient {
     let cache = TokenCache::new(
         CacheOptions {
             timeout: Duration::from_millis(50),
+            on_failure: policy,
             ..CacheOptions::default()
         },
         Arc::new(store.clone()),
@@ -31,10 +34,10 @@ fn client_over(h: &Harness, store: &FaultyStore) -> ConfidentialClient {
 
 /// 400 concurrent acquisitions over 40 tenants; the store switches to `fault` once 100 of
 /// them have returned.
-async fn outage_midway(fault: Fault) {
+async fn outage_midway(fault: Fault, policy: FailurePolicy) {
     let h = Harness::start().await;
     let store = FaultyStore::new(h.store.clone());
-    let client = client_over(&h, &store);
+    let client = client_over(&h, &store, policy);
     let done = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for i in 0..400 {
@@ -77,7 +80,7 @@ async fn outage_midway(fault: Fault) {
     assert!(stats.l2_errors + stats.l2_timeouts > 0, "{stats:?}");
 
     // Another instance during the outage: L2 fails, the identity provider answers.
-    let other = client_over(&h, &store);
+    let other = client_over(&h, &store, policy);
     for i in 0..5 {
         let r = other
             .acquire_token_for_client(&tenant(i), &[SCOPE], &AcquireOptions::default())
@@ -96,7 +99,7 @@ async fn outage_midway(fault: Fault) {
 
     // L2 back: a third instance finds in L2 what was written before the outage.
     store.set_fault(Fault::None);
-    let third = client_over(&h, &store);
+    let third = client_over(&h, &store, policy);
     let mut from_l2 = 0;
     for i in 0..40 {
         let r = third
@@ -114,10 +117,30 @@ async fn outage_midway(fault: Fault) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l2_errors_midway_lose_no_acquisition() {
-    outage_midway(Fault::Error).await;
+    outage_midway(Fault::Error, FailurePolicy::RetryThenMiss).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l2_errors_midway_lose_no_acquisition_without_retries() {
+    outage_midway(Fault::Error, FailurePolicy::Miss).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l2_hanging_midway_loses_no_acquisition() {
-    outage_midway(Fault::Hang).await;
+    outage_midway(Fault::Hang, FailurePolicy::RetryThenMiss).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_fail_policy_an_l2_failure_is_a_typed_cache_error() {
+    // The one documented exception: `FailurePolicy::Fail` makes L2 failures fail the call.
+    let h = Harness::start().await;
+    let store = FaultyStore::new(h.store.clone());
+    let client = client_over(&h, &store, FailurePolicy::Fail);
+    store.set_fault(Fault::Error);
+    let err = client
+        .acquire_token_for_client(&tenant(0), &[SCOPE], &AcquireOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AcquireError::Cache(_)), "{err:?}");
+    assert_eq!(h.token_request_count().await, 0);
 }
