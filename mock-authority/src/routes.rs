@@ -97,24 +97,39 @@ fn query_param<'q>(query: &'q Option<String>, name: &str) -> Option<std::borrow:
         .map(|(_, v)| v)
 }
 
-async fn token(
-    State(s): State<AppState>,
-    Path(tenant): Path<String>,
-    RawQuery(query): RawQuery,
-    req: Request,
-) -> Response {
+async fn token(State(s): State<AppState>, Path(tenant): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let ctl = parts.extensions.get::<ConnControl>().cloned();
+    token_response(&s, &tenant, &parts, body, ctl.as_ref()).await
+}
+
+/// The token endpoint, shared by the axum route and the server's fast path (which skips
+/// routing for `POST /{tenant}/oauth2/v2.0/token`).
+pub(crate) async fn token_response<B>(
+    s: &AppState,
+    tenant: &str,
+    parts: &axum::http::request::Parts,
+    body: B,
+    ctl: Option<&ConnControl>,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let header_id = parts
         .headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok());
+    let query = parts.uri.query().map(str::to_owned);
     let query_id = query_param(&query, "client-request-id");
     let correlation = header_id.or(query_id.as_deref());
-    let decision = match axum::body::to_bytes(body, s.body_limit).await {
-        Ok(bytes) => {
+    let limited = http_body_util::Limited::new(body, s.body_limit);
+    let decision = match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
             let base_url = s.base_url(&parts.headers);
             s.authority.token(&TokenRequest {
-                tenant: &tenant,
+                tenant,
                 base_url: &base_url,
                 body: &bytes,
                 client_request_id: correlation,
@@ -134,7 +149,7 @@ async fn token(
     match decision.action {
         Action::Reply(reply) => reply_response(reply),
         Action::Reset => {
-            if let Some(ctl) = parts.extensions.get::<ConnControl>() {
+            if let Some(ctl) = ctl {
                 ctl.0.notify_one();
                 std::future::pending::<()>().await;
             }
@@ -142,13 +157,19 @@ async fn token(
         }
         Action::Hang => {
             tokio::time::sleep(s.hang_max).await;
-            if let Some(ctl) = parts.extensions.get::<ConnControl>() {
+            if let Some(ctl) = ctl {
                 ctl.0.notify_one();
                 std::future::pending::<()>().await;
             }
             json_response(504, "")
         }
     }
+}
+
+/// The tenant of `/{tenant}/oauth2/v2.0/token` when it needs no percent-decoding.
+pub(crate) fn token_path_tenant(path: &str) -> Option<&str> {
+    let (tenant, rest) = path.strip_prefix('/')?.split_once('/')?;
+    (rest == "oauth2/v2.0/token" && !tenant.is_empty() && !tenant.contains('%')).then_some(tenant)
 }
 
 async fn authorize(

@@ -17,7 +17,7 @@ use tower::ServiceExt as _;
 
 use crate::authority::Authority;
 use crate::error::SetupError;
-use crate::routes::{router, AppState, ConnControl};
+use crate::routes::{router, token_path_tenant, token_response, AppState, ConnControl};
 
 /// How the server speaks.
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ async fn accept_loop(
     state: AppState,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let app = router(state);
+    let app = router(state.clone());
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -196,7 +196,7 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                conns.spawn(connection(stream, tls.clone(), app.clone()));
+                conns.spawn(connection(stream, tls.clone(), app.clone(), state.clone()));
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
@@ -205,7 +205,12 @@ async fn accept_loop(
     while conns.join_next().await.is_some() {}
 }
 
-async fn connection(stream: TcpStream, tls: Option<TlsAcceptor>, app: axum::Router) {
+async fn connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    app: axum::Router,
+    state: AppState,
+) {
     // A second handle on the socket, to set SO_LINGER 0 (RST on close) for resets.
     let Ok(std_stream) = stream.into_std() else {
         return;
@@ -218,26 +223,42 @@ async fn connection(stream: TcpStream, tls: Option<TlsAcceptor>, app: axum::Rout
     };
     let reset = Arc::new(Notify::new());
     match tls {
-        None => serve_io(stream, app, &reset, control).await,
+        None => serve_io(stream, app, state, &reset, control).await,
         Some(acceptor) => {
             let Ok(Ok(tls_stream)) =
                 tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
             else {
                 return;
             };
-            serve_io(tls_stream, app, &reset, control).await;
+            serve_io(tls_stream, app, state, &reset, control).await;
         }
     }
 }
 
-async fn serve_io<I>(io: I, app: axum::Router, reset: &Arc<Notify>, control: std::net::TcpStream)
-where
+async fn serve_io<I>(
+    io: I,
+    app: axum::Router,
+    state: AppState,
+    reset: &Arc<Notify>,
+    control: std::net::TcpStream,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ctl = ConnControl(Arc::clone(reset));
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ctl.clone());
-        app.clone().oneshot(req)
+        let (app, state, ctl) = (app.clone(), state.clone(), ctl.clone());
+        async move {
+            // Fast path for the hot endpoint: no routing, no extensions.
+            if req.method() == hyper::Method::POST {
+                if let Some(tenant) = token_path_tenant(req.uri().path()) {
+                    let tenant = tenant.to_owned();
+                    let (parts, body) = req.into_parts();
+                    return Ok(token_response(&state, &tenant, &parts, body, Some(&ctl)).await);
+                }
+            }
+            req.extensions_mut().insert(ctl);
+            app.oneshot(req).await
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
