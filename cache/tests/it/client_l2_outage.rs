@@ -144,3 +144,83 @@ async fn under_the_fail_policy_an_l2_failure_is_a_typed_cache_error() {
     assert!(matches!(err, AcquireError::Cache(_)), "{err:?}");
     assert_eq!(h.token_request_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_midway_loses_no_acquisition() {
+    let h = Harness::start().await;
+    let server = tokio::task::spawn_blocking(testkit::RedisServer::start)
+        .await
+        .unwrap();
+    let store = Arc::new(
+        tokencache::l2::RedisStore::connect(&server.url())
+            .await
+            .unwrap(),
+    );
+    let cache = TokenCache::new(
+        CacheOptions {
+            namespace: "client-outage".into(),
+            timeout: Duration::from_millis(200),
+            ..CacheOptions::default()
+        },
+        store,
+        h.shared_clock(),
+    );
+    let client = ConfidentialClient::new(h.options(), h.http(), Some(cache), h.shared_clock());
+    let done = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicUsize::new(0));
+    let killer = {
+        let (d, k) = (done.clone(), killed.clone());
+        tokio::spawn(async move {
+            while d.load(Ordering::SeqCst) < 50 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let mut server = server;
+            let server = tokio::task::spawn_blocking(move || {
+                server.kill();
+                server
+            })
+            .await
+            .unwrap();
+            k.store(1, Ordering::SeqCst);
+            server
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (c, d, k) = (client.clone(), done.clone(), killed.clone());
+        tasks.push(tokio::spawn(async move {
+            // The first half runs against Redis; the second half, over 20 more tenants,
+            // only once Redis is dead.
+            let t = if i < 100 { i % 20 } else { i % 40 };
+            if i >= 100 {
+                while k.load(Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            let r = c
+                .acquire_token_for_client(&tenant(t), &[SCOPE], &AcquireOptions::default())
+                .await;
+            d.fetch_add(1, Ordering::SeqCst);
+            r
+        }));
+    }
+    for t in tasks {
+        let r = t
+            .await
+            .unwrap()
+            .expect("no acquisition fails when Redis dies");
+        check_metadata(&r);
+    }
+    let server = killer.await.unwrap();
+    assert!(!server.is_running());
+    // Tenants fetched after the kill could not reach L2; none was fetched twice.
+    assert_eq!(h.token_request_count().await, 40);
+    let stats = client.cache().unwrap().stats();
+    assert!(stats.l2_errors + stats.l2_timeouts > 0, "{stats:?}");
+    let late = client
+        .acquire_token_for_client(&tenant(99), &[SCOPE], &AcquireOptions::default())
+        .await
+        .expect("a miss during the outage goes to the identity provider");
+    check_metadata(&late);
+    assert_eq!(late.metadata.token_source, TokenSource::IdentityProvider);
+}
