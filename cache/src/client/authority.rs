@@ -341,7 +341,12 @@ impl AuthorityClient for HttpAuthority {
                 retry_after: None,
                 body,
             };
-            return Err(fail(error_from(&raw).to_string()));
+            // An OAuth error (e.g. AADSTS90002, tenant not found) keeps its code and
+            // correlation id; anything else is a discovery failure.
+            return Err(match error_from(&raw) {
+                e @ AuthorityError::Oauth { .. } => e,
+                e => fail(e.to_string()),
+            });
         }
         #[derive(Deserialize)]
         struct Oidc {

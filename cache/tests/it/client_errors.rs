@@ -120,3 +120,32 @@ async fn a_revoked_refresh_token_is_invalid_grant_and_the_error_shows_no_token()
     );
     assert_hides(&err, &[&code, SECRET]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_tenant_is_aadsts90002_from_discovery_and_no_token_request() {
+    let h = Harness::with_config(mock_authority::AuthorityConfig {
+        tenants: Some(vec![TENANT.into()]),
+        ..crate::client_support::authority_config()
+    })
+    .await;
+    let client = h.client();
+    let err = client
+        .acquire_token_for_client("no-such-tenant", &[SCOPE], &AcquireOptions::default())
+        .await
+        .unwrap_err();
+    let AcquireError::Authority(e) = &err else {
+        panic!("expected an authority error, got {err:?}");
+    };
+    assert_eq!(e.aadsts(), Some(90_002), "{e:?}");
+    assert_eq!(e.status(), Some(400));
+    assert!(err.to_string().contains("no-such-tenant"), "{err}");
+    assert_hides(&err, &[SECRET]);
+    assert_eq!(h.token_request_count().await, 0);
+    // The known tenant works.
+    check_metadata(
+        &client
+            .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+            .await
+            .unwrap(),
+    );
+}
