@@ -33,7 +33,7 @@ impl Authority {
             .strip_suffix("/.default")
             .filter(|a| !a.is_empty() && !a.contains(char::is_whitespace))
             .ok_or_else(|| EntraError::invalid_scope(scope))?;
-        let tid = tenant_id(req.tenant);
+        let tid = crate::users::tenant_id_ref(req.tenant);
         let now_s = self.time.now_secs();
         let mut body = String::with_capacity(1024);
         let _ = write!(
@@ -50,7 +50,7 @@ impl Authority {
             body.push(',');
         }
         body.push_str("\"access_token\":\"");
-        self.app_access_token(&mut body, req, &tid, client_id, audience, now_s)
+        self.app_access_token(&mut body, req, tid, client_id, audience, now_s)
             .map_err(sign_failed)?;
         body.push_str("\"}");
         Ok(Reply::json(200, body))

@@ -91,8 +91,8 @@ fn reply_response(reply: Reply) -> Response {
     r
 }
 
-fn query_param<'q>(query: &'q Option<String>, name: &str) -> Option<std::borrow::Cow<'q, str>> {
-    form_urlencoded::parse(query.as_deref()?.as_bytes())
+fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<std::borrow::Cow<'q, str>> {
+    form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
@@ -120,8 +120,7 @@ where
         .headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok());
-    let query = parts.uri.query().map(str::to_owned);
-    let query_id = query_param(&query, "client-request-id");
+    let query_id = query_param(parts.uri.query(), "client-request-id");
     let correlation = header_id.or(query_id.as_deref());
     let limited = http_body_util::Limited::new(body, s.body_limit);
     let decision = match http_body_util::BodyExt::collect(limited).await {

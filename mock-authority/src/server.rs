@@ -250,10 +250,10 @@ async fn serve_io<I>(
         async move {
             // Fast path for the hot endpoint: no routing, no extensions.
             if req.method() == hyper::Method::POST {
-                if let Some(tenant) = token_path_tenant(req.uri().path()) {
-                    let tenant = tenant.to_owned();
+                if token_path_tenant(req.uri().path()).is_some() {
                     let (parts, body) = req.into_parts();
-                    return Ok(token_response(&state, &tenant, &parts, body, Some(&ctl)).await);
+                    let tenant = token_path_tenant(parts.uri.path()).unwrap_or_default();
+                    return Ok(token_response(&state, tenant, &parts, body, Some(&ctl)).await);
                 }
             }
             req.extensions_mut().insert(ctl);

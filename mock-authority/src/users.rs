@@ -45,10 +45,17 @@ impl User {
 /// The tenant id put into tokens: the path segment, except that the multi-tenant aliases
 /// (`common`, `organizations`, `consumers`) map to a fixed GUID.
 pub fn tenant_id(segment: &str) -> String {
-    match segment.to_ascii_lowercase().as_str() {
-        "common" | "organizations" => "72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned(),
-        "consumers" => "9188040d-6c67-4c5b-b112-36a304b66dad".to_owned(),
-        _ => segment.to_owned(),
+    tenant_id_ref(segment).to_owned()
+}
+
+/// [`tenant_id`] without allocating.
+pub fn tenant_id_ref(segment: &str) -> &str {
+    if segment.eq_ignore_ascii_case("common") || segment.eq_ignore_ascii_case("organizations") {
+        "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    } else if segment.eq_ignore_ascii_case("consumers") {
+        "9188040d-6c67-4c5b-b112-36a304b66dad"
+    } else {
+        segment
     }
 }
 
