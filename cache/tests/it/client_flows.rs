@@ -478,3 +478,45 @@ async fn on_behalf_of_after_expiry_exchanges_the_assertion_again() {
         assert_eq!(r.field("assertion"), Some(assertion.as_str()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_running_on_behalf_of_is_keyed_by_the_session_key() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let none = AcquireOptions::default();
+    let scopes = ["api://downstream/Files.Read"];
+    let a = h.user_assertion("frank@contoso.example");
+    let first = client
+        .acquire_token_on_behalf_of(TENANT, &a, &scopes, Some("session-42"), &none)
+        .await
+        .unwrap();
+    check_metadata(&first);
+    let p = client
+        .cache()
+        .unwrap()
+        .get("session-42")
+        .await
+        .unwrap()
+        .partition
+        .expect("the session partition");
+    assert_eq!(p.access_tokens().next().unwrap().secret, first.access_token);
+    assert!(client
+        .cache()
+        .unwrap()
+        .get(&obo_partition(&a))
+        .await
+        .unwrap()
+        .partition
+        .is_none());
+    // Later in the session (a new incoming token for the same user): from the cache.
+    let later = h.user_assertion("frank@contoso.example");
+    assert_ne!(later, a);
+    let again = client
+        .acquire_token_on_behalf_of(TENANT, &later, &scopes, Some("session-42"), &none)
+        .await
+        .unwrap();
+    check_metadata(&again);
+    assert_eq!(again.access_token, first.access_token);
+    assert_eq!(again.metadata.token_source, TokenSource::Cache);
+    assert_eq!(h.token_request_count().await, 1);
+}
