@@ -249,12 +249,11 @@ async fn serve_io<I>(
         let (app, state, ctl) = (app.clone(), state.clone(), ctl.clone());
         async move {
             // Fast path for the hot endpoint: no routing, no extensions.
-            if req.method() == hyper::Method::POST {
-                if token_path_tenant(req.uri().path()).is_some() {
-                    let (parts, body) = req.into_parts();
-                    let tenant = token_path_tenant(parts.uri.path()).unwrap_or_default();
-                    return Ok(token_response(&state, tenant, &parts, body, Some(&ctl)).await);
-                }
+            if req.method() == hyper::Method::POST && token_path_tenant(req.uri().path()).is_some()
+            {
+                let (parts, body) = req.into_parts();
+                let tenant = token_path_tenant(parts.uri.path()).unwrap_or_default();
+                return Ok(token_response(&state, tenant, &parts, body, Some(&ctl)).await);
             }
             req.extensions_mut().insert(ctl);
             app.oneshot(req).await
