@@ -5,6 +5,7 @@ mod client_errors;
 mod client_expiry_buffer;
 mod client_flows;
 mod client_l2_outage;
+mod client_on_behalf_of;
 mod client_proactive_refresh;
 mod client_refresh_reasons;
 mod client_retries;
