@@ -1,6 +1,7 @@
 //! tokencache integration tests: one binary, one module per behaviour, real servers from testkit.
 
 mod cache_tiers;
+mod client_certificate;
 mod client_errors;
 mod client_expiry_buffer;
 mod client_flows;
