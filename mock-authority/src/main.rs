@@ -58,6 +58,10 @@ struct ServeArgs {
     /// Override the signing algorithm of the configuration (RS256 or ES256).
     #[arg(long, value_parser = parse_alg)]
     signing: Option<SigningAlg>,
+    /// Serve with this many threads, each with its own single-threaded runtime and
+    /// SO_REUSEPORT listener (default: one multi-threaded runtime over all cores).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     body_limit: usize,
@@ -113,6 +117,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         tls,
         body_limit: args.body_limit,
+        threads: args.threads.filter(|&n| n > 0),
         ..ServerOptions::default()
     };
     let mut signals = Signals::install()?;

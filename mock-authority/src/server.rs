@@ -54,6 +54,9 @@ pub struct ServerOptions {
     pub delay_scale: f64,
     /// How long a hang lasts at most before the connection is reset.
     pub hang_max: Duration,
+    /// `None`: serve on the caller's runtime. `Some(n)`: n threads, each with its own
+    /// single-threaded runtime and SO_REUSEPORT listener (thread per core, for load).
+    pub threads: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -64,6 +67,7 @@ impl Default for ServerOptions {
             body_limit: 64 * 1024,
             delay_scale: 1.0,
             hang_max: Duration::from_secs(600),
+            threads: None,
         }
     }
 }
@@ -149,8 +153,9 @@ pub async fn serve(
             (Some(g.server_config), Some(g.ca_pem), ca_out.clone())
         }
     };
-    let listener = TcpListener::bind(opts.listen).await?;
-    let addr = listener.local_addr()?;
+    let threads = opts.threads.unwrap_or(0);
+    let first = reuseport_listener(opts.listen, threads > 0)?;
+    let addr = first.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let host = if addr.ip().is_unspecified() {
         format!("127.0.0.1:{}", addr.port())
@@ -166,7 +171,38 @@ pub async fn serve(
         hang_max: opts.hang_max,
     };
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, tls.map(TlsAcceptor::from), state, rx));
+    let tls = tls.map(TlsAcceptor::from);
+    let task = if threads == 0 {
+        tokio::spawn(accept_loop(TcpListener::from_std(first)?, tls, state, rx))
+    } else {
+        // Thread per core: one single-threaded runtime and one SO_REUSEPORT listener each.
+        let mut listeners = vec![first];
+        for _ in 1..threads {
+            listeners.push(reuseport_listener(addr, true)?);
+        }
+        let mut joins = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (tls, state, rx) = (tls.clone(), state.clone(), rx.clone());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let join = std::thread::Builder::new()
+                .name(format!("mock-authority-{i}"))
+                .spawn(move || {
+                    rt.block_on(async move {
+                        if let Ok(listener) = TcpListener::from_std(listener) {
+                            accept_loop(listener, tls, state, rx).await;
+                        }
+                    });
+                })?;
+            joins.push(join);
+        }
+        tokio::task::spawn_blocking(move || {
+            for j in joins {
+                let _ = j.join();
+            }
+        })
+    };
     Ok(ServerHandle {
         base_url: format!("{scheme}://{host}"),
         addr,
@@ -176,6 +212,27 @@ pub async fn serve(
         shutdown,
         task,
     })
+}
+
+/// A non-blocking listener; with `reuse_port`, several can share one address (the kernel
+/// spreads connections over them).
+fn reuseport_listener(
+    addr: SocketAddr,
+    reuse_port: bool,
+) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 async fn accept_loop(

@@ -267,3 +267,48 @@ async fn keep_alive_connections_serve_many_requests_concurrently() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn thread_per_core_mode_serves_and_stops() {
+    let a = Arc::new(
+        Authority::new(AuthorityConfig::default(), Arc::new(SystemTimeSource)).expect("authority"),
+    );
+    let opts = mock_authority::ServerOptions {
+        threads: Some(2),
+        ..mock_authority::ServerOptions::default()
+    };
+    let server = mock_authority::serve(a, opts).await.expect("server");
+    let url = format!("{}/t1/oauth2/v2.0/token", server.base_url);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "x"),
+        ("client_secret", "y"),
+        ("scope", "api://r/.default"),
+    ];
+    for _ in 0..8 {
+        // A fresh client each time: connections land on either listener.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        assert_eq!(
+            client
+                .post(&url)
+                .form(&form)
+                .send()
+                .await
+                .expect("token")
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        server.authority().stats().count("client_credentials", 200),
+        8
+    );
+    let addr = server.addr;
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.stop())
+        .await
+        .expect("stops");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
