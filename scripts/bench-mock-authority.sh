@@ -6,6 +6,7 @@
 #
 #   scripts/bench-mock-authority.sh            # 10 s per measurement, 64 connections
 #   BENCH_SECONDS=5 BENCH_CONNECTIONS=32 scripts/bench-mock-authority.sh
+#   BENCH_MOCK_ARGS="--threads 2" scripts/bench-mock-authority.sh   # extra `serve` flags
 #
 # The load tool is `mock-authority bench` (hyper client, rustls, many keep-alive
 # connections), a separate process from the server; both share the machine's cores.
@@ -86,7 +87,7 @@ for alg in ES256 RS256; do
 
   say "mock-authority $alg"
   port=$(free_port)
-  "$bin" serve --listen "127.0.0.1:$port" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --signing "$alg" >"$tmp/mock.log" 2>&1 &
+  "$bin" serve --listen "127.0.0.1:$port" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --signing "$alg" ${BENCH_MOCK_ARGS:-} >"$tmp/mock.log" 2>&1 &
   pid=$!; pids+=("$pid"); wait_port "$port"
   read -r mock[$alg] mock_cpu[$alg] < <(measure "$pid" "https://127.0.0.1:$port/t1/oauth2/v2.0/token")
   kill "$pid"; wait "$pid" 2>/dev/null || true
