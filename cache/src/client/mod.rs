@@ -164,13 +164,21 @@ struct Req {
 
 impl Req {
     fn flight_key(&self) -> String {
-        format!(
+        let mut key = format!(
             "{}|{}|{}|{}",
             self.flow.as_str(),
             self.partition_key,
             self.normalized,
             self.claims.as_deref().unwrap_or("")
-        )
+        );
+        // A code redemption has no partition until the answer names the user: the code
+        // (hashed) keeps users signing in at once out of each other's flight (and token)
+        // and Retry-After window.
+        if let Some((code, _)) = &self.code {
+            key.push('|');
+            key.push_str(&sha256_b64url(code.as_bytes()));
+        }
+        key
     }
 }
 

@@ -323,3 +323,45 @@ async fn concurrent_on_behalf_of_misses_for_one_assertion_make_one_request() {
     }
     assert_eq!(h.token_request_count().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_code_redemptions_of_different_users_are_never_coalesced() {
+    // Two users sign in at the same time with the same scopes: each must get their own
+    // token and account, never the other's.
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    let client = h.client();
+    let scope = "api://resource-a/read openid profile offline_access";
+    let mut tasks = Vec::new();
+    for user in ["ann@contoso.example", "ben@contoso.example"] {
+        let code = h.authorization_code_for(user, scope).await;
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .acquire_token_by_authorization_code(
+                    TENANT,
+                    &code,
+                    crate::client_support::REDIRECT_URI,
+                    &["api://resource-a/read"],
+                )
+                .await;
+            (user, r)
+        }));
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for t in tasks {
+        let (user, r) = t.await.unwrap();
+        let r = r.unwrap();
+        check_metadata(&r);
+        assert_eq!(
+            r.account.as_ref().and_then(|a| a.username.as_deref()),
+            Some(user),
+            "a user got another user's token"
+        );
+        tokens.insert(r.access_token.expose().to_owned());
+    }
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(h.token_request_count().await, 2);
+}

@@ -158,6 +158,11 @@ impl Harness {
 
     /// Signs the test user in through the mock's authorize endpoint and returns the code.
     pub async fn authorization_code(&self, scope: &str) -> String {
+        self.authorization_code_for(USERNAME, scope).await
+    }
+
+    /// Signs `username` in (any user is accepted) and returns the code.
+    pub async fn authorization_code_for(&self, username: &str, scope: &str) -> String {
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -168,7 +173,7 @@ impl Harness {
             [
                 ("client_id", CLIENT_ID),
                 ("redirect_uri", REDIRECT_URI),
-                ("login_hint", USERNAME),
+                ("login_hint", username),
                 ("scope", scope),
                 ("response_type", "code"),
                 ("state", "st"),
