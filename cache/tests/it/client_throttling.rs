@@ -240,3 +240,42 @@ async fn a_throttled_background_refresh_sends_nothing_more_inside_the_window() {
     }
     assert_eq!(h.token_request_count().await, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_wait_mode_concurrent_callers_wait_then_send_one_request() {
+    let h = Harness::start().await;
+    let client = h.client_with(|o| {
+        o.throttle_mode = ThrottleMode::Wait;
+        o.retry_after_cap = Duration::from_millis(200);
+    });
+    throttle(&h, 5);
+    let none = AcquireOptions::default();
+    assert!(client
+        .acquire_token_for_client(TENANT, &[THROTTLED], &none)
+        .await
+        .is_err());
+    h.authority.set_faults(Vec::new()).unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                c.acquire_token_for_client(TENANT, &[THROTTLED], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        h.token_request_count().await,
+        1,
+        "nothing sent while waiting"
+    );
+    for t in tasks {
+        check_metadata(&t.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "the waiters shared one request"
+    );
+}
