@@ -164,9 +164,12 @@ struct Req {
 
 impl Req {
     fn flight_key(&self) -> String {
+        // The tenant too: a user partition (silent) or an assertion (OBO) can be asked for
+        // tokens of several tenants (guest accounts).
         let mut key = format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}",
             self.flow.as_str(),
+            self.tenant,
             self.partition_key,
             self.normalized,
             self.claims.as_deref().unwrap_or("")

@@ -365,3 +365,54 @@ async fn concurrent_code_redemptions_of_different_users_are_never_coalesced() {
     assert_eq!(tokens.len(), 2);
     assert_eq!(h.token_request_count().await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_silent_calls_for_one_account_in_two_tenants_are_not_coalesced() {
+    // A guest account: the same home account id, tokens wanted from two tenants at once.
+    let h = Harness::start().await;
+    let client = h.client();
+    let scopes = ["api://resource-a/read"];
+    let code = h
+        .authorization_code("api://resource-a/read openid offline_access")
+        .await;
+    let home = client
+        .acquire_token_by_authorization_code(
+            TENANT,
+            &code,
+            crate::client_support::REDIRECT_URI,
+            &scopes,
+        )
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 100.0 })
+        .unwrap();
+    let mut tasks = Vec::new();
+    for tenant in ["fabrikam", "woodgrove"] {
+        let mut account = home.clone();
+        account.tenant_id = tenant.into();
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            c.acquire_token_silent(&account, &scopes, &AcquireOptions::default())
+                .await
+        }));
+    }
+    for t in tasks {
+        check_metadata(&t.await.unwrap().unwrap());
+    }
+    let mut paths: Vec<String> = h.token_requests().await[1..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/fabrikam/oauth2/v2.0/token",
+            "/woodgrove/oauth2/v2.0/token"
+        ],
+        "each tenant asked for its own token"
+    );
+}
