@@ -3,19 +3,20 @@
 //! same crypto library. Used by `mock-authority bench` and `scripts/bench-mock-authority.sh`
 //! against this mock and against npm `oauth2-mock-server`, with identical settings.
 //!
-//! Last measured 2026-11-22 on the shared 2-vCPU dev machine (AMD EPYC, other engineers'
-//! builds and benches running: load average 4.6), 3 s per run, 64 keep-alive HTTPS connections,
-//! load tool and server both on the same 2 vCPUs:
+//! Last measured 2026-11-22 on the shared 2-vCPU dev machine (AMD EPYC; other engineers'
+//! builds and benches running, load average 3.2), 10 s per run, 64 keep-alive HTTPS
+//! connections, load tool and server both on the same 2 vCPUs:
 //!
 //!   alg     raw/s  raw/CPU-s  mock/s  mock/CPU-s  o2m/s  o2m/CPU-s  mock/raw (CPU)  mock/o2m (CPU)
-//!   ES256  52,072     52,602  12,897      19,748  2,032      1,679     25%   (38%)    6.3x  (11.8x)
-//!   RS256   1,490      1,459   1,697       1,371    611        607    114%   (94%)    2.8x   (2.3x)
+//!   ES256  70,354     43,882  15,085      20,726  1,794      1,768     21%   (47%)    8.4x  (11.7x)
+//!   RS256   2,739      1,502   2,598       1,416    855        684     95%   (94%)    3.0x   (2.1x)
 //!
-//! (/CPU-s = per CPU-second of the server process, or of the signing threads for raw; an
-//! earlier 10 s run gave ES256 9,890/s, RS256 1,456/s, o2m 1,282/s and 512/s.) ES256 misses the
-//! 30,000/s target here: a raw ES256 signature costs ~19 us of CPU on this machine and the
-//! rest of a response (TLS, HTTP/1.1, loopback TCP syscalls) ~31 us, i.e. ~50 us of server CPU
-//! per response plus the load tool's own share of the same two vCPUs.
+//! (/CPU-s = per CPU-second of the server process, or of the signing threads for raw.) Same
+//! run with `--threads 2`: ES256 15,222/s (21,252/CPU-s), RS256 1,753/s vs raw 1,602/s. In
+//! quiet moments the ES256 figure reached 25,600-27,400/s (server ~47 us CPU per response,
+//! load tool ~20 us). ES256 misses the 30,000/s target on this machine: one ES256 signature
+//! costs ~20 us of CPU here, the rest of a response (TLS, HTTP/1.1, loopback TCP syscalls)
+//! ~27 us, and the load tool shares the same two vCPUs.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
