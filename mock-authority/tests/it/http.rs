@@ -93,6 +93,19 @@ async fn https_serves_discovery_jwks_and_tokens_trusting_the_generated_ca() {
         (Some(7000215), Some("corr-9"))
     );
 
+    // Instance discovery, for clients that ask (MSAL with instance discovery on).
+    let inst: serde_json::Value = client
+        .get(format!("{base}/common/discovery/instance?api-version=1.1&authorization_endpoint={base}/common/oauth2/v2.0/authorize"))
+        .send()
+        .await
+        .expect("instance discovery")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        inst["tenant_discovery_endpoint"],
+        format!("{base}/{{tenant}}/v2.0/.well-known/openid-configuration")
+    );
     let stats: StatsSnapshot = client
         .get(format!("{base}/_admin/stats"))
         .send()
@@ -110,6 +123,7 @@ async fn https_serves_discovery_jwks_and_tokens_trusting_the_generated_ca() {
     );
     assert_eq!(stats.endpoints["openid_configuration"], 1);
     assert_eq!(stats.endpoints["jwks"], 1);
+    assert_eq!(stats.endpoints["instance_discovery"], 1);
     server.stop().await;
 }
 
