@@ -129,10 +129,10 @@ async fn retry_after_is_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_mode_waits_the_window_out_then_sends() {
     let h = Harness::start().await;
-    // A 300 ms window (the cap), so the test waits little.
+    // A 500 ms window (the cap), so the test waits little.
     let client = h.client_with(|o| {
         o.throttle_mode = ThrottleMode::Wait;
-        o.retry_after_cap = Duration::from_millis(300);
+        o.retry_after_cap = Duration::from_millis(500);
     });
     let none = AcquireOptions::default();
     throttle(&h, 5);
@@ -150,7 +150,7 @@ async fn wait_mode_waits_the_window_out_then_sends() {
     );
     h.authority.set_faults(Vec::new()).unwrap();
 
-    // 100 ms of the window pass on the client's clock: 200 ms are left to wait.
+    // 100 ms of the window pass on the client's clock: 400 ms are left to wait.
     h.advance(Duration::from_millis(100));
     let started = Instant::now();
     let c = client.clone();
@@ -158,7 +158,7 @@ async fn wait_mode_waits_the_window_out_then_sends() {
         c.acquire_token_for_client(TENANT, &[THROTTLED], &AcquireOptions::default())
             .await
     });
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(
         h.token_request_count().await,
         1,
@@ -169,7 +169,7 @@ async fn wait_mode_waits_the_window_out_then_sends() {
     check_metadata(&r);
     assert_eq!(r.metadata.token_source, TokenSource::IdentityProvider);
     assert!(
-        waited >= Duration::from_millis(190) && waited < Duration::from_secs(2),
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
         "waited {waited:?}"
     );
     assert_eq!(h.token_request_count().await, 2);
@@ -246,7 +246,7 @@ async fn in_wait_mode_concurrent_callers_wait_then_send_one_request() {
     let h = Harness::start().await;
     let client = h.client_with(|o| {
         o.throttle_mode = ThrottleMode::Wait;
-        o.retry_after_cap = Duration::from_millis(200);
+        o.retry_after_cap = Duration::from_millis(400);
     });
     throttle(&h, 5);
     let none = AcquireOptions::default();
