@@ -143,6 +143,9 @@ fn main() {
     });
     let ours_rps = hist.len() as f64 / wall.as_secs_f64();
     let ms = |us: u64| us as f64 / 1000.0;
+    if smoke {
+        println!("(smoke run under cargo test: unoptimized build, figures are not meaningful)");
+    }
     println!(
         "L2 hit through TokenCache (L1 off, {blob_len}-byte partition, {concurrency} concurrent):"
     );
