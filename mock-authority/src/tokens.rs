@@ -75,7 +75,7 @@ impl Authority {
         p.push_str("{\"aud\":");
         push_json_str(&mut p, audience);
         p.push_str(",\"iss\":\"");
-        p.push_str(base_url);
+        push_raw_or_escaped(&mut p, base_url);
         p.push('/');
         push_raw_or_escaped(&mut p, tenant);
         let exp = now_s + self.lifetimes.expires_in;
