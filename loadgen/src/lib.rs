@@ -1,1 +1,5 @@
-//! loadgen: scenario runner.
+//! loadgen: reads a scenario, drives the token cache against the (embedded) mock authority,
+//! measures every acquisition with HdrHistograms and writes a report with a verdict.
+
+pub mod scenario;
+pub mod thresholds;

@@ -1,0 +1,172 @@
+//! The validated scenario: what the runner sees. Built only by [`super::load`], so every
+//! value here has been checked (units parsed, references resolved, ranges respected).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mock_authority::{FaultRule, LatencyModel, SigningAlg};
+use tokencache::config::StoreSpec;
+use tokencache::FailurePolicy;
+
+use crate::thresholds::Threshold;
+
+/// A checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The file it was read from (as given).
+    pub file: String,
+    pub seed: u64,
+    /// Measured phase, virtual time.
+    pub duration: Duration,
+    /// Virtual seconds per wall second.
+    pub speed: f64,
+    pub populate: bool,
+    pub authority: AuthoritySpec,
+    pub cache: CacheSpec,
+    pub apps: Vec<App>,
+    pub workloads: Vec<Workload>,
+    /// Virtual time between memory samples.
+    pub memory_sample_every: Duration,
+    pub thresholds: Vec<Threshold>,
+}
+
+/// Which identity provider the run talks to.
+#[derive(Debug, Clone)]
+pub enum AuthoritySpec {
+    /// The mock authority, in process, on the run's clock.
+    Embedded(EmbeddedSpec),
+    /// An Entra-shaped authority over HTTP(S).
+    External {
+        url: String,
+        ca_file: Option<PathBuf>,
+    },
+}
+
+/// Settings of the embedded mock authority.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSpec {
+    pub token_lifetime: Duration,
+    pub ext_lifetime: Duration,
+    pub refresh_in: Option<Duration>,
+    pub signing: SigningAlg,
+    pub latency: LatencyModel,
+    pub faults: Vec<FaultRule>,
+}
+
+impl Default for EmbeddedSpec {
+    fn default() -> Self {
+        EmbeddedSpec {
+            token_lifetime: Duration::from_secs(3599),
+            ext_lifetime: Duration::from_secs(3599),
+            refresh_in: None,
+            signing: SigningAlg::ES256,
+            latency: LatencyModel::None,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// The token cache under test.
+#[derive(Debug, Clone)]
+pub struct CacheSpec {
+    /// L1 byte bound; `None` = L1 disabled.
+    pub l1_max_bytes: Option<u64>,
+    pub store: StoreSpec,
+    pub namespace: String,
+    /// Environment variable holding the encryption key; `None` = no encryption.
+    pub encrypt_key_env: Option<String>,
+    pub sliding_expiration: Option<Duration>,
+    pub async_write: bool,
+    pub timeout: Duration,
+    pub on_failure: FailurePolicy,
+    pub synchronization: bool,
+    pub single_flight: bool,
+}
+
+/// A confidential client application.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub client_id: String,
+    pub secret: String,
+}
+
+/// How a population member is chosen for each iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pick {
+    Uniform,
+    Zipf(f64),
+    RoundRobin,
+}
+
+/// What one iteration of a workload does.
+#[derive(Debug, Clone)]
+pub enum FlowSpec {
+    /// App tokens for `tenants` × `resources`.
+    ClientCredentials {
+        tenants: u64,
+        pick: Pick,
+        resources: Vec<String>,
+    },
+    /// Callers arrive with upstream assertions minted by the embedded mock; one partition
+    /// per assertion; a user's assertion is renewed when `assertion_lifetime` runs out.
+    OnBehalfOf {
+        users: u64,
+        tenants: u64,
+        pick: Pick,
+        assertion_lifetime: Duration,
+        resources: Vec<String>,
+    },
+}
+
+impl FlowSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlowSpec::ClientCredentials { .. } => "client_credentials",
+            FlowSpec::OnBehalfOf { .. } => "on_behalf_of",
+        }
+    }
+
+    /// Distinct partitions × resources (what `populate` warms).
+    pub fn population(&self) -> u64 {
+        match self {
+            FlowSpec::ClientCredentials {
+                tenants, resources, ..
+            } => tenants * resources.len() as u64,
+            FlowSpec::OnBehalfOf {
+                users, resources, ..
+            } => users * resources.len() as u64,
+        }
+    }
+}
+
+/// Open or closed arrival model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// Constant rate, iterations per virtual second.
+    Rate(f64),
+    /// Ramping rate: each stage goes linearly from the previous target to its own.
+    Stages(Vec<Stage>),
+    /// Closed model: this many callers in a loop.
+    Concurrency(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    /// Iterations per virtual second at the end of the stage.
+    pub target: f64,
+}
+
+/// A workload: a flow, a population and an arrival model.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub app: usize,
+    pub flow: FlowSpec,
+    pub arrival: Arrival,
+    /// Open model: iterations in flight at most; beyond, arrivals are dropped (counted).
+    pub max_in_flight: u32,
+}
