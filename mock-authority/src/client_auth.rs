@@ -153,9 +153,11 @@ impl Authority {
         }
         let Some(app) = app else { return Ok(()) };
         let alg = jwt.header_str("alg").unwrap_or("");
+        // MSAL Python pads its thumbprints ("...="), others do not: compare unpadded.
+        let thumb = |name: &str| jwt.header_str(name).map(|t| t.trim_end_matches('='));
         let cert = app.certs.iter().find(|c| {
-            jwt.header_str("x5t#S256") == Some(c.x5t_s256.as_str())
-                || jwt.header_str("x5t") == Some(c.x5t_sha1.as_str())
+            thumb("x5t#S256") == Some(c.x5t_s256.as_str())
+                || thumb("x5t") == Some(c.x5t_sha1.as_str())
         });
         let verified = cert.is_some_and(|c| {
             crate::keys::verify_rsa_spki(alg, &c.spki, jwt.signing_input.as_bytes(), &jwt.signature)

@@ -1,7 +1,7 @@
 """MSAL Python flows against mock-authority; prints one JSON object for the Rust test.
 
 Usage: msal_flows.py SCENARIO  (parameters in the MOCK_* environment variables)
-Scenarios: cc_twice, auth_code, obo, throttle, reset, hang.
+Scenarios: cc_twice, auth_code, obo, throttle, reset, hang, cert.
 Requests are verified with REQUESTS_CA_BUNDLE (the mock's generated CA).
 """
 import json
@@ -107,7 +107,20 @@ def failure(kind):
                 "message": str(e)[:300], "elapsed_s": time.monotonic() - t0}
 
 
-SCENARIOS = {"cc_twice": cc_twice, "auth_code": auth_code, "obo": obo, "throttle": throttle,
+def cert():
+    """Certificate credential: PS256 + x5t#S256 + x5c (public_certificate given), or RS256 +
+    x5t (SHA-1 thumbprint given)."""
+    credential = {"private_key": open(os.environ["MOCK_KEY_FILE"]).read()}
+    if os.environ.get("MOCK_THUMBPRINT"):
+        credential["thumbprint"] = os.environ["MOCK_THUMBPRINT"]
+    else:
+        credential["public_certificate"] = open(os.environ["MOCK_CERT_FILE"]).read()
+    a = msal.ConfidentialClientApplication(
+        CLIENT_ID, client_credential=credential, authority=AUTHORITY, instance_discovery=False)
+    return {"result": summary(a.acquire_token_for_client([os.environ["MOCK_SCOPE"]]))}
+
+
+SCENARIOS = {"cert": cert, "cc_twice": cc_twice, "auth_code": auth_code, "obo": obo, "throttle": throttle,
              "reset": lambda: failure("reset"), "hang": lambda: failure("hang")}
 
 if __name__ == "__main__":

@@ -11,13 +11,31 @@ use rustls_pki_types::PrivatePkcs8KeyDer;
 
 use crate::support::*;
 
-struct Cert {
-    key: RsaKeyPair,
-    pem: String,
-    x5t: String,
+pub struct Cert {
+    pub key: RsaKeyPair,
+    pub pem: String,
+    pub x5t: String,
 }
 
-fn cert() -> Cert {
+impl Cert {
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        let der = self.key.as_der().expect("pkcs8");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+}
+
+/// An RSA 2048 key and a self-signed certificate for it.
+pub fn cert() -> Cert {
     let key = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa");
     let pkcs8 = key.as_der().expect("pkcs8");
     let rc_key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(

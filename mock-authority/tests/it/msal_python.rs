@@ -230,3 +230,90 @@ async fn a_reset_and_a_hang_surface_as_errors_in_msal_python() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn certificate_credentials_ps256_and_rs256_are_verified() {
+    let good = crate::client_assertion::cert();
+    let unregistered = crate::client_assertion::cert();
+    let mut config = strict_config();
+    config.apps.push(mock_authority::AppConfig {
+        client_id: CERT_APP.into(),
+        client_secret: None,
+        certificates_pem: vec![good.pem.clone()],
+        public_client: false,
+    });
+    let server = https_server(config).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let (key, cert) = (
+        write("key.pem", &good.key_pem()),
+        write("cert.pem", &good.pem),
+    );
+    let other_key = write("other-key.pem", &unregistered.key_pem());
+    let other_cert = write("other-cert.pem", &unregistered.pem);
+    let sha1_hex = |pem: &str| {
+        let der = pem_der(pem);
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    };
+    let base = [
+        ("MOCK_CLIENT_ID", CERT_APP.to_string()),
+        ("MOCK_SCOPE", "api://res/.default".to_string()),
+    ];
+    let run_with = |extra: Vec<(&'static str, String)>| {
+        let mut env: Vec<(&str, String)> = base.to_vec();
+        env.extend(extra);
+        env
+    };
+    // PS256 with x5t#S256 and x5c (MSAL's default when the certificate is given).
+    let ps256 = run_with(vec![
+        ("MOCK_KEY_FILE", key.clone()),
+        ("MOCK_CERT_FILE", cert.clone()),
+    ]);
+    let out = msal(&server, "cert", &ps256).await;
+    assert_eq!(out["result"]["token_source"], "identity_provider", "{out}");
+    // RS256 with the SHA-1 thumbprint (x5t).
+    let rs256 = run_with(vec![
+        ("MOCK_KEY_FILE", key.clone()),
+        ("MOCK_THUMBPRINT", sha1_hex(&good.pem)),
+    ]);
+    let out = msal(&server, "cert", &rs256).await;
+    assert_eq!(out["result"]["token_source"], "identity_provider", "{out}");
+    // A certificate that is not registered.
+    let other = run_with(vec![
+        ("MOCK_KEY_FILE", other_key),
+        ("MOCK_CERT_FILE", other_cert),
+    ]);
+    let out = msal(&server, "cert", &other).await;
+    assert_eq!(out["result"]["error"], "invalid_client", "{out}");
+    assert_eq!(
+        out["result"]["error_codes"],
+        serde_json::json!([700027]),
+        "{out}"
+    );
+    let s = stats(&server);
+    assert_eq!(
+        (
+            s.count("client_credentials", 200),
+            s.count("client_credentials", 401)
+        ),
+        (2, 1),
+        "{s:?}"
+    );
+    server.stop().await;
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("PEM base64")
+}
