@@ -32,28 +32,31 @@ fn client_over(h: &Harness, store: &FaultyStore, policy: FailurePolicy) -> Confi
     ConfidentialClient::new(h.options(), h.http(), Some(cache), h.shared_clock())
 }
 
-/// 400 concurrent acquisitions over 40 tenants; the store switches to `fault` once 100 of
-/// them have returned.
+/// 400 concurrent acquisitions: the first 200 over 20 tenants; once 100 of them have
+/// returned the store switches to `fault`, and only then do the other 200 start, over
+/// those 20 tenants and 20 new ones (which need L2, and meet the outage).
 async fn outage_midway(fault: Fault, policy: FailurePolicy) {
     let h = Harness::start().await;
     let store = FaultyStore::new(h.store.clone());
     let client = client_over(&h, &store, policy);
     let done = Arc::new(AtomicUsize::new(0));
+    let faulted = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for i in 0..400 {
-        let (c, d, s) = (client.clone(), done.clone(), store.clone());
+        let (c, d, f, s) = (client.clone(), done.clone(), faulted.clone(), store.clone());
         tasks.push(tokio::spawn(async move {
+            let t = if i < 200 { i % 20 } else { i % 40 };
             if i >= 200 {
-                // The second half starts after the fault is in place.
-                while d.load(Ordering::SeqCst) < 100 {
+                while f.load(Ordering::SeqCst) == 0 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
             let r = c
-                .acquire_token_for_client(&tenant(i % 40), &[SCOPE], &AcquireOptions::default())
+                .acquire_token_for_client(&tenant(t), &[SCOPE], &AcquireOptions::default())
                 .await;
             if d.fetch_add(1, Ordering::SeqCst) + 1 == 100 {
                 s.set_fault(fault);
+                f.store(1, Ordering::SeqCst);
             }
             r
         }));

@@ -133,20 +133,25 @@ async fn flights_are_per_tenant_and_scope() {
     );
 }
 
-/// An L2 store whose reads see the store at once but answer only after a delay.
+/// An L2 store whose reads see the store at once, then answer only once the gate is open
+/// and a delay has passed.
 #[derive(Debug)]
-struct SlowReads {
+struct GatedReads {
     inner: Arc<dyn L2Store>,
+    gate: tokio::sync::Semaphore,
+    reads: std::sync::atomic::AtomicUsize,
     delay: Duration,
 }
 
 #[async_trait::async_trait]
-impl L2Store for SlowReads {
+impl L2Store for GatedReads {
     fn name(&self) -> &'static str {
-        "slow-reads"
+        "gated-reads"
     }
     async fn get(&self, key: &str, slide: Option<Duration>) -> Result<Option<Bytes>, L2Error> {
         let v = self.inner.get(key, slide).await;
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        drop(self.gate.acquire().await);
         tokio::time::sleep(self.delay).await;
         v
     }
@@ -163,20 +168,25 @@ impl L2Store for SlowReads {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flight_that_finds_the_token_in_the_cache_reports_cache_time_to_everyone() {
-    // Instance A's callers miss (their L2 reads start before instance B writes), then share
+    // Instance A's callers miss (their L2 reads happen before instance B writes), then share
     // a flight whose leader re-checks the cache and finds B's token in L2. Nobody sent a
     // request, so nobody spent time in HTTP: the wait was cache time.
     let h = Harness::start().await;
-    let slow: Arc<dyn L2Store> = Arc::new(SlowReads {
+    let gated = Arc::new(GatedReads {
         inner: h.store.clone(),
-        delay: Duration::from_millis(200),
+        gate: tokio::sync::Semaphore::new(0),
+        reads: Default::default(),
+        delay: Duration::from_millis(100),
     });
-    let a = ConfidentialClient::new(
-        h.options(),
-        h.http(),
-        Some(h.cache_over(slow)),
+    let cache = tokencache::TokenCache::new(
+        tokencache::CacheOptions {
+            timeout: Duration::from_secs(30),
+            ..Default::default()
+        },
+        gated.clone(),
         h.shared_clock(),
     );
+    let a = ConfidentialClient::new(h.options(), h.http(), Some(cache), h.shared_clock());
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let c = a.clone();
@@ -186,13 +196,16 @@ async fn a_flight_that_finds_the_token_in_the_cache_reports_cache_time_to_everyo
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    while gated.reads.load(std::sync::atomic::Ordering::SeqCst) < 10 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let b = h.client();
     let written = b
         .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
         .await
         .unwrap();
     check_metadata(&written);
+    gated.gate.add_permits(1);
     for t in tasks {
         let r = t.await.unwrap().unwrap();
         assert_eq!(r.access_token, written.access_token);
