@@ -86,6 +86,8 @@ pub struct ServerHandle {
     authority: Arc<Authority>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// The CA file is a temporary one of `start_in_process`: removed on stop.
+    temporary_ca: bool,
 }
 
 impl ServerHandle {
@@ -98,6 +100,12 @@ impl ServerHandle {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let (true, Some(path)) = (self.temporary_ca, &self.ca_path) {
+            let _ = std::fs::remove_file(path);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir); // only once empty
+            }
+        }
     }
 }
 
@@ -118,14 +126,16 @@ pub async fn start_in_process(
     } else {
         TlsMode::Plain
     };
-    serve(
+    let mut handle = serve(
         authority,
         ServerOptions {
             tls,
             ..ServerOptions::default()
         },
     )
-    .await
+    .await?;
+    handle.temporary_ca = https;
+    Ok(handle)
 }
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -211,6 +221,7 @@ pub async fn serve(
         authority,
         shutdown,
         task,
+        temporary_ca: false,
     })
 }
 
