@@ -1,5 +1,8 @@
 //! loadgen: reads a scenario, drives the token cache against the (embedded) mock authority,
 //! measures every acquisition with HdrHistograms and writes a report with a verdict.
 
+pub mod cli;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod thresholds;

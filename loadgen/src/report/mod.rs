@@ -1,0 +1,210 @@
+//! The run's artefacts: report.json (the stable keys of DESIGN §4), summary.txt (the k6-style
+//! end-of-run summary, also printed), one .hgrm per histogram, and junit.xml.
+
+pub mod hgrm;
+mod junit;
+pub mod observe;
+mod summary;
+mod time;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use hdrhistogram::Histogram;
+use serde_json::{json, Map, Value};
+use tokencache::client::CacheRefreshReason;
+
+use crate::run::stats::{Counts, WorkloadStats, LEVELS, SOURCES};
+use crate::run::RunOutput;
+use crate::scenario::Scenario;
+pub use observe::Outcome;
+
+/// Version of the report.json layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A finished report.
+#[derive(Debug)]
+pub struct Report {
+    pub json: Value,
+    pub summary: String,
+    pub thresholds: Vec<Outcome>,
+    pub pass: bool,
+    overall: WorkloadStats,
+}
+
+fn r3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// `{count,min,mean,p50,p90,p99,p999,max}` in milliseconds.
+pub fn dist(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return json!({"count": 0, "min": 0.0, "mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0});
+    }
+    let ms = |ns: u64| ns as f64 / 1e6;
+    json!({
+        "count": h.len(),
+        "min": ms(h.min()),
+        "mean": h.mean() / 1e6,
+        "p50": ms(h.value_at_quantile(0.5)),
+        "p90": ms(h.value_at_quantile(0.9)),
+        "p99": ms(h.value_at_quantile(0.99)),
+        "p999": ms(h.value_at_quantile(0.999)),
+        "max": ms(h.max()),
+    })
+}
+
+fn sources(s: &WorkloadStats) -> Value {
+    json!({"cache": s.counts.source[0], "identity_provider": s.counts.source[1], "cache_ratio": s.cache_ratio()})
+}
+
+fn levels(c: &Counts) -> Value {
+    json!({"l1": c.level[1], "l2": c.level[2], "none": c.level[0]})
+}
+
+fn reasons(c: &Counts) -> Value {
+    let m: Map<String, Value> = CacheRefreshReason::ALL
+        .iter()
+        .zip(c.reason)
+        .map(|(r, n)| (r.as_str().to_owned(), json!(n)))
+        .collect();
+    Value::Object(m)
+}
+
+fn durations(s: &WorkloadStats) -> Value {
+    let h = &s.hists;
+    json!({
+        "total": dist(&h.total),
+        "in_cache": dist(&h.in_cache),
+        "in_http": dist(&h.in_http),
+        "total_uncorrected": dist(&h.total_uncorrected),
+    })
+}
+
+/// Builds the report of a run.
+pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
+    let all = observe::overall(out);
+    let thresholds = observe::evaluate(scn, out, &all);
+    let pass = thresholds.iter().all(|t| t.pass);
+    let c = &all.counts;
+    let flows: Map<String, Value> = scn
+        .workloads
+        .iter()
+        .zip(&out.workloads)
+        .map(|(w, s)| {
+            let v = json!({
+                "flow": w.flow.name(),
+                "acquisitions": {"total": s.counts.acquisitions, "failed": s.counts.failed, "dropped_iterations": s.counts.dropped},
+                "token_source": sources(s),
+                "cache_level": levels(&s.counts),
+                "refresh_reason": reasons(&s.counts),
+                "durations_ms": durations(s),
+            });
+            (w.name.clone(), v)
+        })
+        .collect();
+    let peak =
+        |f: fn(&crate::run::memory::MemSample) -> u64| out.memory.iter().map(f).max().unwrap_or(0);
+    let wall = out.wall.as_secs_f64();
+    let l2 = &out.cache;
+    let json = json!({
+        "schema_version": SCHEMA_VERSION,
+        "scenario": {"name": scn.name, "file": scn.file, "description": scn.description},
+        "run": {
+            "started_at": time::rfc3339(out.started_at),
+            "wall_seconds": r3(wall),
+            "virtual_seconds": r3(out.virtual_secs),
+            "seed": scn.seed,
+            "clock_speed": scn.speed,
+            "interrupted": out.interrupted,
+            "populate": {"acquisitions": out.populated.0, "failed": out.populated.1},
+        },
+        "acquisitions": {"total": c.acquisitions, "failed": c.failed, "dropped_iterations": c.dropped},
+        "token_source": sources(&all),
+        "cache_level": levels(c),
+        "refresh_reason": reasons(c),
+        "durations_ms": durations(&all),
+        "durations_ms_by_token_source": {
+            SOURCES[0]: dist(&all.hists.by_source[0]),
+            SOURCES[1]: dist(&all.hists.by_source[1]),
+        },
+        "durations_ms_by_cache_level": {
+            LEVELS[0]: dist(&all.hists.by_level[0]),
+            LEVELS[1]: dist(&all.hists.by_level[1]),
+            LEVELS[2]: dist(&all.hists.by_level[2]),
+        },
+        "flows": flows,
+        "identity_provider": {"requests": out.idp_by_status.values().sum::<u64>(), "by_status": out.idp_by_status},
+        "l2": {
+            "reads": l2.l2_reads, "hits": l2.l2_hits, "writes": l2.l2_writes, "errors": l2.l2_errors,
+            "timeouts": l2.l2_timeouts, "misses": l2.l2_misses, "lost_writes": l2.l2_lost_writes,
+            "decode_errors": l2.decode_errors,
+        },
+        "memory": {
+            "samples": out.memory,
+            "peak": {
+                "l1_bytes": peak(|s| s.l1_bytes), "l1_entries": peak(|s| s.l1_entries),
+                "l2_bytes": peak(|s| s.l2_bytes), "l2_keys": peak(|s| s.l2_keys),
+                "rss_bytes": peak(|s| s.rss_bytes),
+            },
+        },
+        "throughput": {
+            "acquisitions_per_wall_second": r3(c.acquisitions as f64 / wall.max(1e-9)),
+            "acquisitions_per_virtual_second": r3(c.acquisitions as f64 / out.virtual_secs.max(1e-9)),
+        },
+        "errors": c.errors,
+        "thresholds": thresholds,
+        "verdict": if pass { "pass" } else { "fail" },
+    });
+    let summary = summary::render(scn, out, &all, &thresholds, pass);
+    Report {
+        json,
+        summary,
+        thresholds,
+        pass,
+        overall: all,
+    }
+}
+
+impl Report {
+    /// Writes every artefact into `dir` (created if needed).
+    pub fn write(&self, scn: &Scenario, out: &RunOutput, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("writing {}", dir.join(name).display()))
+        };
+        write("report.json", &serde_json::to_string_pretty(&self.json)?)?;
+        write("summary.txt", &self.summary)?;
+        write(
+            "junit.xml",
+            &junit::render(scn, &self.thresholds, out.wall.as_secs_f64()),
+        )?;
+        let h = &self.overall.hists;
+        let mut files: Vec<(String, &Histogram<u64>)> = vec![
+            ("total".into(), &h.total),
+            ("total_uncorrected".into(), &h.total_uncorrected),
+            ("in_cache".into(), &h.in_cache),
+            ("in_http".into(), &h.in_http),
+        ];
+        for (i, s) in SOURCES.iter().enumerate() {
+            files.push((format!("token_source.{s}.total"), &h.by_source[i]));
+        }
+        for (i, l) in LEVELS.iter().enumerate() {
+            files.push((format!("cache_level.{l}.total"), &h.by_level[i]));
+        }
+        for (w, s) in scn.workloads.iter().zip(&out.workloads) {
+            files.push((format!("workload.{}.total", w.name), &s.hists.total));
+            files.push((
+                format!("workload.{}.total_uncorrected", w.name),
+                &s.hists.total_uncorrected,
+            ));
+            files.push((format!("workload.{}.in_cache", w.name), &s.hists.in_cache));
+            files.push((format!("workload.{}.in_http", w.name), &s.hists.in_http));
+        }
+        for (name, hist) in files {
+            write(&format!("{name}.hgrm"), &hgrm::render(hist))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! One iteration of each flow: which partition and resource, and the acquisition itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mock_authority::{Authority, User, UserAssertion};
+use tokencache::client::{AcquireError, AcquireOptions, AuthResult, ConfidentialClient};
+use tokencache::SharedClock;
+
+use super::authority::EMBEDDED_BASE;
+use crate::scenario::model::FlowSpec;
+
+/// Tenant `i`'s name (the mock accepts any tenant).
+pub fn tenant(i: u64) -> String {
+    format!("tenant-{i:06}")
+}
+
+/// Upstream assertions of OBO callers, minted by the embedded mock and renewed when they
+/// run out (one partition per assertion).
+#[derive(Debug)]
+pub struct Assertions {
+    mock: Arc<Authority>,
+    clock: SharedClock,
+    audience: String,
+    lifetime: Duration,
+    by_user: Mutex<HashMap<u64, (Arc<str>, u64)>>,
+}
+
+impl Assertions {
+    pub fn new(
+        mock: Arc<Authority>,
+        clock: SharedClock,
+        audience: &str,
+        lifetime: Duration,
+    ) -> Self {
+        Assertions {
+            mock,
+            clock,
+            audience: audience.to_owned(),
+            lifetime,
+            by_user: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, user: u64, tenant: &str) -> Result<Arc<str>, String> {
+        let now = self.clock.now_millis();
+        if let Some((a, exp)) = self.by_user.lock().map_err(|e| e.to_string())?.get(&user) {
+            if *exp > now {
+                return Ok(a.clone());
+            }
+        }
+        let who = UserAssertion {
+            user: User::derived(&format!("user{user}@{tenant}.mock"), tenant),
+            audience: self.audience.clone(),
+            client_id: "upstream-spa".into(),
+            scp: "access_as_user".into(),
+            lifetime_s: self.lifetime.as_secs().max(1),
+        };
+        let a: Arc<str> = Arc::from(
+            self.mock
+                .mint_user_assertion(&who, EMBEDDED_BASE)
+                .map_err(|e| format!("minting an assertion: {e}"))?,
+        );
+        let exp = now + self.lifetime.as_millis() as u64;
+        self.by_user
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(user, (a.clone(), exp));
+        Ok(a)
+    }
+}
+
+/// What an iteration needs besides its picked index.
+#[derive(Debug)]
+pub struct FlowCtx {
+    pub spec: FlowSpec,
+    pub client: ConfidentialClient,
+    pub assertions: Option<Assertions>,
+}
+
+/// An iteration failed.
+#[derive(Debug)]
+pub enum IterError {
+    Acquire(AcquireError),
+    Setup(String),
+}
+
+impl FlowCtx {
+    /// Runs the acquisition for population member `i`.
+    pub async fn acquire(&self, i: u64) -> Result<AuthResult, IterError> {
+        let opts = AcquireOptions::default();
+        match &self.spec {
+            FlowSpec::ClientCredentials { resources, .. } => {
+                let r = resources.len() as u64;
+                let t = tenant(i / r);
+                let scope = resources[(i % r) as usize].as_str();
+                self.client
+                    .acquire_token_for_client(&t, &[scope], &opts)
+                    .await
+                    .map_err(IterError::Acquire)
+            }
+            FlowSpec::OnBehalfOf {
+                resources, tenants, ..
+            } => {
+                let r = resources.len() as u64;
+                let user = i / r;
+                let t = tenant(user % tenants);
+                let scope = resources[(i % r) as usize].as_str();
+                let a = self
+                    .assertions
+                    .as_ref()
+                    .ok_or_else(|| IterError::Setup("no assertion source".into()))?
+                    .get(user, &t)
+                    .map_err(IterError::Setup)?;
+                self.client
+                    .acquire_token_on_behalf_of(&t, &a, &[scope], None, &opts)
+                    .await
+                    .map_err(IterError::Acquire)
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The run engine: build the clock, authority, cache and clients; populate; drive the
+//! workloads; measure.
+
+pub mod authority;
+pub mod engine;
+pub mod flows;
+pub mod memory;
+pub mod pick;
+mod progress;
+pub mod schedule;
+mod setup;
+pub mod stats;
+
+pub use engine::{run, RunOutput};

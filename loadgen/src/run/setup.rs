@@ -1,0 +1,124 @@
+//! Building what a run drives from the scenario: the clock, the authority, the cache, one
+//! confidential client per app and one flow context per workload.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokencache::client::{
+    AuthorityClient, ClientCredential, ClientOptions, ConfidentialClient, HttpAuthority,
+    HttpAuthorityOptions,
+};
+use tokencache::{
+    CacheOptions, EncryptionKey, L1Options, ScaledClock, SharedClock, SystemClock, TokenCache,
+};
+
+use super::authority::{build_mock, Counting, EmbeddedAuthority};
+use super::flows::{Assertions, FlowCtx};
+use crate::scenario::model::{AuthoritySpec, FlowSpec, Scenario};
+
+/// The parts of a run.
+#[derive(Debug)]
+pub struct Parts {
+    pub clock: SharedClock,
+    pub idp: Arc<Counting>,
+    pub cache: TokenCache,
+    pub flows: Vec<Arc<FlowCtx>>,
+}
+
+pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
+    let clock: SharedClock = Arc::new(ScaledClock::starting_now(scn.speed));
+    let mut mock = None;
+    let inner: Arc<dyn AuthorityClient> = match &scn.authority {
+        AuthoritySpec::Embedded(spec) => {
+            let m =
+                build_mock(spec, clock.clone()).context("starting the embedded mock authority")?;
+            mock = Some(m.clone());
+            Arc::new(EmbeddedAuthority {
+                authority: m,
+                clock: clock.clone(),
+                hang_timeout: std::time::Duration::from_secs(10),
+            })
+        }
+        AuthoritySpec::External { url, ca_file } => {
+            let mut opts = HttpAuthorityOptions::default();
+            if let Some(ca) = ca_file {
+                opts.ca_pem.push(
+                    std::fs::read(ca)
+                        .with_context(|| format!("reading authority.ca_file {}", ca.display()))?,
+                );
+            }
+            Arc::new(HttpAuthority::new(url, opts).with_context(|| format!("authority {url}"))?)
+        }
+    };
+    let idp = Arc::new(Counting::new(inner));
+    let c = &scn.cache;
+    let store = c
+        .store
+        .connect("cache.l2", Arc::new(SystemClock))
+        .await
+        .context("connecting the L2 store")?;
+    let mut encryption_keys = Vec::new();
+    if let Some(var) = &c.encrypt_key_env {
+        let text = std::env::var(var).with_context(|| {
+            format!("cache.l2.encrypt.key_env: environment variable {var} is not set")
+        })?;
+        let key: EncryptionKey = tokencache::config::parse_key("cache.l2.encrypt", "k1", &text)?;
+        encryption_keys.push(key);
+    }
+    let opts = CacheOptions {
+        l1: c.l1_max_bytes.map(|max_bytes| L1Options { max_bytes }),
+        namespace: c.namespace.clone(),
+        encryption_keys,
+        sliding_expiration: c.sliding_expiration,
+        async_write: c.async_write,
+        timeout: c.timeout,
+        on_failure: c.on_failure,
+        synchronization: c.synchronization,
+        ..CacheOptions::default()
+    };
+    let cache = TokenCache::new(opts, store, clock.clone());
+    let clients: Vec<ConfidentialClient> = scn
+        .apps
+        .iter()
+        .map(|app| {
+            let mut o = ClientOptions::new(
+                app.client_id.clone(),
+                ClientCredential::secret(app.secret.clone()),
+            );
+            o.single_flight = c.single_flight;
+            ConfidentialClient::with_meter(o, idp.clone(), Some(cache.clone()), clock.clone(), None)
+        })
+        .collect();
+    let flows = scn
+        .workloads
+        .iter()
+        .map(|w| {
+            let client = clients[w.app].clone();
+            let assertions = match (&w.flow, &mock) {
+                (
+                    FlowSpec::OnBehalfOf {
+                        assertion_lifetime, ..
+                    },
+                    Some(m),
+                ) => Some(Assertions::new(
+                    m.clone(),
+                    clock.clone(),
+                    client.client_id(),
+                    *assertion_lifetime,
+                )),
+                _ => None,
+            };
+            Arc::new(FlowCtx {
+                spec: w.flow.clone(),
+                client,
+                assertions,
+            })
+        })
+        .collect();
+    Ok(Parts {
+        clock,
+        idp,
+        cache,
+        flows,
+    })
+}
