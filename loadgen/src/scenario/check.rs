@@ -400,7 +400,7 @@ fn cache_spec(cx: &mut Ctx<'_>, n: &Node) -> Option<CacheSpec> {
             .and_then(|lf| Some(Some(cx.req(&lf, "max_bytes", "cache.l1", Ctx::size)?))),
     };
     let mut spec = CacheSpec {
-        l1_max_bytes: l1_max_bytes?,
+        l1_max_bytes: l1_max_bytes.flatten(),
         store: StoreSpec::memory(),
         namespace: "tokenscope".into(),
         encrypt_key_env: None,
@@ -418,7 +418,7 @@ fn cache_spec(cx: &mut Ctx<'_>, n: &Node) -> Option<CacheSpec> {
     if let Some(l2) = f.get("l2") {
         l2_spec(cx, l2, &mut spec)?;
     }
-    Some(spec)
+    l1_max_bytes.map(|_| spec)
 }
 
 fn l2_spec(cx: &mut Ctx<'_>, n: &Node, spec: &mut CacheSpec) -> Option<()> {

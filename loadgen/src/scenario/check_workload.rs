@@ -92,6 +92,11 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
         }
     };
     let resources = cx.req(&f, "resources", p, |cx, n, rp| resources(cx, n, rp));
+    let arrival = arrival(cx, &f, n, p);
+    let max_in_flight = cx
+        .opt(&f, "max_in_flight", p, Ctx::uint)
+        .unwrap_or(10_000)
+        .clamp(1, 1_000_000) as u32;
     let flow = match flow.as_deref() {
         Some("client_credentials") => {
             reject(cx, &f, p, &["users", "assertions"], "client_credentials");
@@ -134,11 +139,6 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
         }
         None => None,
     };
-    let arrival = arrival(cx, &f, n, p);
-    let max_in_flight = cx
-        .opt(&f, "max_in_flight", p, Ctx::uint)
-        .unwrap_or(10_000)
-        .clamp(1, 1_000_000) as u32;
     Some(Workload {
         name: name?,
         app: app?,
@@ -178,6 +178,14 @@ fn resources(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<Vec<String>> {
 
 fn pick(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<Pick> {
     match &n.value {
+        Value::Str(z) if z.starts_with("zipf") => {
+            cx.err(
+                n.pos,
+                p,
+                format!("{z:?}: Zipf takes an exponent: pick: {{ zipf: 1.1 }}"),
+            );
+            None
+        }
         Value::Str(_) => match cx.choice(n, p, &["uniform", "round_robin"])?.as_str() {
             "uniform" => Some(Pick::Uniform),
             _ => Some(Pick::RoundRobin),

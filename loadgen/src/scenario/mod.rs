@@ -27,14 +27,8 @@ fn single(file: &str, pos: Pos, message: String) -> Invalid {
 
 /// Parses and checks scenario text; `file` names it in diagnostics.
 pub fn parse(file: &str, text: &str, sets: &[String]) -> Result<Scenario, Invalid> {
-    let mut root = Node::parse(text).map_err(|e| {
-        // serde-saphyr's message carries its own line and column.
-        single(
-            file,
-            Pos::At { line: 0, col: 0 },
-            format!("not valid YAML: {e}"),
-        )
-    })?;
+    let mut root =
+        Node::parse(text).map_err(|(pos, e)| single(file, pos, format!("not valid YAML: {e}")))?;
     let mut errors = Vec::new();
     for s in sets {
         if let Err(e) = overrides::apply(&mut root, s) {
@@ -52,7 +46,14 @@ pub fn parse(file: &str, text: &str, sets: &[String]) -> Result<Scenario, Invali
     match model {
         Some(m) if cx.errors.is_empty() => Ok(m),
         _ if cx.errors.is_empty() => Err(single(file, root.pos, "invalid scenario".into())),
-        _ => Err(Invalid(cx.errors)),
+        _ => {
+            let mut errors = cx.errors;
+            errors.sort_by_key(|d| match d.pos {
+                Pos::At { line, col } => (0, line, col),
+                Pos::Override => (1, 0, 0),
+            });
+            Err(Invalid(errors))
+        }
     }
 }
 

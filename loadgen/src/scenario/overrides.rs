@@ -58,7 +58,7 @@ pub fn apply(root: &mut Node, assignment: &str) -> Result<(), String> {
     let (path, value) = assignment
         .split_once('=')
         .ok_or_else(|| format!("--set {assignment:?}: expected PATH=VALUE"))?;
-    let mut value = Node::parse(value).map_err(|e| format!("--set {path}: {e}"))?;
+    let mut value = Node::parse(value).map_err(|(_, e)| format!("--set {path}: {e}"))?;
     mark(&mut value);
     let segs = segments(path.trim()).map_err(|e| format!("--set: {e}"))?;
     let mut cur = root;

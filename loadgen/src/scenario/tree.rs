@@ -56,8 +56,9 @@ impl From<Spanned<Value>> for Node {
 }
 
 impl Node {
-    /// Parses a whole document. An empty document is `Null`.
-    pub fn parse(text: &str) -> Result<Node, String> {
+    /// Parses a whole document. An empty document is `Null`. A syntax error comes with
+    /// its position when the parser knows it.
+    pub fn parse(text: &str) -> Result<Node, (Pos, String)> {
         if text.trim().is_empty() {
             return Ok(Node {
                 pos: Pos::At { line: 1, col: 1 },
@@ -66,7 +67,26 @@ impl Node {
         }
         serde_saphyr::from_str::<Spanned<Value>>(text)
             .map(Node::from)
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                let pos = e
+                    .location()
+                    .map_or(Pos::At { line: 0, col: 0 }, |l| Pos::At {
+                        line: l.line(),
+                        col: l.column(),
+                    });
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                // Drop the parser's own "line N column M: " prefix: the position is in `pos`.
+                let msg = match first.split_once(": ") {
+                    Some((head, rest)) if head.starts_with("line ") => rest,
+                    _ => first,
+                };
+                (pos, msg.to_owned())
+            })
     }
 
     /// A short name of the node's kind, for messages.
