@@ -159,13 +159,13 @@ impl TokenCache {
     /// which counts the miss). Never returns an entry past its tokens' lifetime.
     pub fn l1_hit(&self, partition_key: &str) -> Option<Arc<Partition>> {
         let inner = &self.inner;
-        let e = inner.l1.as_ref()?.get(partition_key)?;
-        if e.valid_until_secs > inner.clock.now_secs() {
-            Counters::inc(&inner.counters.l1_hits);
-            Some(e.partition.clone())
-        } else {
-            None
-        }
+        let p = inner
+            .l1
+            .as_ref()?
+            .get(partition_key, inner.clock.now_secs())?
+            .ok()?;
+        Counters::inc(&inner.counters.l1_hits);
+        Some(p)
     }
 
     /// Reads a partition: L1, then L2 (which fills L1), then a miss.
@@ -296,12 +296,12 @@ impl Inner {
 
     fn l1_get(&self, partition_key: &str) -> Option<Arc<Partition>> {
         let l1 = self.l1.as_ref()?;
-        match l1.get(partition_key) {
-            Some(e) if e.valid_until_secs > self.clock.now_secs() => {
+        match l1.get(partition_key, self.clock.now_secs()) {
+            Some(Ok(p)) => {
                 Counters::inc(&self.counters.l1_hits);
-                Some(e.partition.clone())
+                Some(p)
             }
-            Some(_) => {
+            Some(Err(())) => {
                 l1.invalidate(partition_key);
                 Counters::inc(&self.counters.l1_misses);
                 None

@@ -63,7 +63,7 @@ thread_local! {
 }
 
 pub(crate) struct L1 {
-    index: Arc<DashMap<String, Arc<L1Entry>>>,
+    index: Arc<DashMap<String, Arc<L1Entry>, foldhash::fast::RandomState>>,
     policy: moka::sync::Cache<String, Arc<L1Entry>>,
 }
 
@@ -77,7 +77,8 @@ impl std::fmt::Debug for L1 {
 
 impl L1 {
     pub(crate) fn new(max_bytes: u64, clock: SharedClock) -> Self {
-        let index: Arc<DashMap<String, Arc<L1Entry>>> = Arc::new(DashMap::new());
+        let index: Arc<DashMap<String, Arc<L1Entry>, foldhash::fast::RandomState>> =
+            Arc::new(DashMap::default());
         let idx = index.clone();
         let policy = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
@@ -93,8 +94,17 @@ impl L1 {
         L1 { index, policy }
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<L1Entry>> {
-        let e = self.index.get(key)?.value().clone();
+    /// The partition under `key` if its entry is still valid at `now_secs`; `Err(())` when
+    /// the entry is there but past its tokens' lifetime.
+    pub(crate) fn get(&self, key: &str, now_secs: u64) -> Option<Result<Arc<Partition>, ()>> {
+        let found = {
+            let e = self.index.get(key)?;
+            if e.valid_until_secs > now_secs {
+                Ok(e.partition.clone())
+            } else {
+                Err(())
+            }
+        };
         let n = READS.with(|c| {
             let n = c.get().wrapping_add(1);
             c.set(n);
@@ -104,7 +114,7 @@ impl L1 {
             // Feeds frequency and recency; the value itself comes from the index.
             let _ = self.policy.get(key);
         }
-        Some(e)
+        Some(found)
     }
 
     pub(crate) fn insert(&self, key: String, entry: Arc<L1Entry>) {

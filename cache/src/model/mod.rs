@@ -51,14 +51,14 @@ impl From<serde_json::Error> for DecodeError {
 /// token) are kept in `shadowed` and written back, never dropped.
 #[derive(Debug, Clone)]
 struct Section<T> {
-    by_index: HashMap<String, (String, T)>,
+    by_index: HashMap<String, (String, T), foldhash::fast::RandomState>,
     shadowed: Vec<(String, T)>,
 }
 
 impl<T> Default for Section<T> {
     fn default() -> Self {
         Section {
-            by_index: HashMap::new(),
+            by_index: HashMap::default(),
             shadowed: Vec::new(),
         }
     }
