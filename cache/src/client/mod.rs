@@ -163,7 +163,8 @@ struct Req {
 }
 
 impl Req {
-    fn flight_key(&self) -> String {
+    /// Requests that share a Retry-After window.
+    fn throttle_key(&self) -> String {
         // The tenant too: a user partition (silent) or an assertion (OBO) can be asked for
         // tokens of several tenants (guest accounts).
         let mut key = format!(
@@ -180,6 +181,16 @@ impl Req {
         if let Some((code, _)) = &self.code {
             key.push('|');
             key.push_str(&sha256_b64url(code.as_bytes()));
+        }
+        key
+    }
+
+    /// Requests that may share one flight. A forced request (force_refresh, claims, a
+    /// background refresh) never joins a flight that may be answered from the cache.
+    fn flight_key(&self) -> String {
+        let mut key = self.throttle_key();
+        if self.force {
+            key.push_str("|force");
         }
         key
     }
@@ -716,11 +727,11 @@ impl ClientInner {
     /// (`served`). A refresh that finds another token than `served` in the cache sends
     /// nothing: a refresh that landed between the caller's read and now replaced it.
     fn refresh_in_background(self: Arc<Self>, mut req: Req, served: Secret) {
+        req.force = true;
         let key = req.flight_key();
         if !self.refreshing.begin(&key) {
             return;
         }
-        req.force = true;
         let delay = Duration::from_millis(
             rand::rng().random_range(0..=self.opts.refresh_jitter.as_millis() as u64),
         );
@@ -867,7 +878,7 @@ impl ClientInner {
             }
         }
 
-        let throttle_key = req.flight_key();
+        let throttle_key = req.throttle_key();
         let th = Instant::now();
         let resp = self
             .post(&throttle_key, &endpoint, &form, &headers, req.flow)

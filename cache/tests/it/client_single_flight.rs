@@ -429,3 +429,80 @@ async fn concurrent_silent_calls_for_one_account_in_two_tenants_are_not_coalesce
         "each tenant asked for its own token"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_call_never_joins_a_flight_answered_from_the_cache() {
+    // As above, A's callers share a flight whose leader finds B's token in L2. A forced
+    // call made while that flight runs must still go to the identity provider.
+    let h = Harness::start().await;
+    let gated = Arc::new(GatedReads {
+        inner: h.store.clone(),
+        gate: tokio::sync::Semaphore::new(0),
+        reads: Default::default(),
+        delay: Duration::from_millis(100),
+    });
+    let cache = tokencache::TokenCache::new(
+        tokencache::CacheOptions {
+            timeout: Duration::from_secs(30),
+            ..Default::default()
+        },
+        gated.clone(),
+        h.shared_clock(),
+    );
+    let a = ConfidentialClient::new(h.options(), h.http(), Some(cache), h.shared_clock());
+    let reads = || gated.reads.load(std::sync::atomic::Ordering::SeqCst);
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let c = a.clone();
+            tokio::spawn(async move {
+                c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    while reads() < 5 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let written = h
+        .client()
+        .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+        .await
+        .unwrap();
+    gated.gate.add_permits(1);
+    // The sixth read is the flight leader's re-check: the flight is running.
+    while reads() < 6 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let forced = a
+        .acquire_token_for_client(
+            TENANT,
+            &[SCOPE],
+            &AcquireOptions {
+                force_refresh: true,
+                claims: None,
+            },
+        )
+        .await
+        .unwrap();
+    check_metadata(&forced);
+    assert_eq!(
+        (
+            forced.metadata.token_source,
+            forced.metadata.cache_refresh_reason
+        ),
+        (
+            TokenSource::IdentityProvider,
+            CacheRefreshReason::ForceRefreshOrClaims
+        )
+    );
+    assert_ne!(forced.access_token, written.access_token);
+    for t in tasks {
+        let r = t.await.unwrap().unwrap();
+        check_metadata(&r);
+    }
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "B's request and the forced one"
+    );
+}
