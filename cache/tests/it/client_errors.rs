@@ -149,3 +149,36 @@ async fn an_unknown_tenant_is_aadsts90002_from_discovery_and_no_token_request() 
             .unwrap(),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_user_assertion_is_aadsts500133_and_the_error_hides_it() {
+    let h = Harness::start().await;
+    let client = h.client();
+    let assertion = h.user_assertion("gina@contoso.example");
+    h.advance(Duration::from_secs(3601));
+    let err = client
+        .acquire_token_on_behalf_of(
+            TENANT,
+            &assertion,
+            &["api://downstream/Files.Read"],
+            None,
+            &AcquireOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        match &err {
+            AcquireError::Authority(e) => e.aadsts(),
+            _ => None,
+        },
+        Some(500_133),
+        "{err:?}"
+    );
+    let signature = assertion.rsplit('.').next().unwrap();
+    assert_hides(&err, &[&assertion, signature, SECRET]);
+    assert_eq!(
+        h.token_request_count().await,
+        1,
+        "an invalid_grant is not retried"
+    );
+}
