@@ -506,3 +506,48 @@ async fn a_forced_call_never_joins_a_flight_answered_from_the_cache() {
         "B's request and the forced one"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_hands_its_flight_to_a_waiting_caller() {
+    // The caller leading a flight gives up (its task is dropped) while others wait on it:
+    // one of them takes the flight over, and every waiter still gets a token.
+    let h = Harness::start().await;
+    h.authority
+        .set_latency(LatencyModel::Fixed { ms: 300.0 })
+        .unwrap();
+    let client = h.client();
+    let c = client.clone();
+    let leader = tokio::spawn(async move {
+        c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+            .await
+    });
+    while h.token_request_count().await < 1 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let waiters: Vec<_> = (0..5)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                c.acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    for w in waiters {
+        check_metadata(&w.await.unwrap().expect("a waiter gets a token"));
+    }
+    assert_eq!(
+        h.token_request_count().await,
+        2,
+        "the abandoned request and one more"
+    );
+    // And the next caller is served from the cache.
+    let r = client
+        .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.metadata.token_source, TokenSource::Cache);
+}
