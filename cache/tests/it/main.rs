@@ -4,6 +4,7 @@ mod cache_tiers;
 mod client_certificate;
 mod client_errors;
 mod client_expiry_buffer;
+mod client_flight_isolation;
 mod client_flows;
 mod client_l2_outage;
 mod client_on_behalf_of;
