@@ -149,7 +149,7 @@ async fn concurrent_silent_calls_for_one_account_in_two_tenants_are_not_coalesce
     let code = h
         .authorization_code("api://resource-a/read openid offline_access")
         .await;
-    let home = client
+    let signed_in = client
         .acquire_token_by_authorization_code(
             TENANT,
             &code,
@@ -157,9 +157,9 @@ async fn concurrent_silent_calls_for_one_account_in_two_tenants_are_not_coalesce
             &scopes,
         )
         .await
-        .unwrap()
-        .account
         .unwrap();
+    check_metadata(&signed_in);
+    let home = signed_in.account.unwrap();
     h.authority
         .set_latency(LatencyModel::Fixed { ms: 100.0 })
         .unwrap();
@@ -229,6 +229,7 @@ async fn a_forced_call_never_joins_a_flight_answered_from_the_cache() {
         .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
         .await
         .unwrap();
+    check_metadata(&written);
     gated.gate.add_permits(1);
     // The sixth read is the flight leader's re-check: the flight is running.
     while reads() < 6 {

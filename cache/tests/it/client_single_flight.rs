@@ -190,6 +190,7 @@ async fn concurrent_silent_calls_after_expiry_redeem_the_refresh_token_once() {
         )
         .await
         .unwrap();
+    check_metadata(&first);
     let account = first.account.clone().unwrap();
     h.authority
         .set_latency(LatencyModel::Fixed { ms: 100.0 })
@@ -291,5 +292,6 @@ async fn a_cancelled_leader_hands_its_flight_to_a_waiting_caller() {
         .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
         .await
         .unwrap();
+    check_metadata(&r);
     assert_eq!(r.metadata.token_source, TokenSource::Cache);
 }

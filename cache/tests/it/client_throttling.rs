@@ -191,6 +191,7 @@ async fn a_throttled_background_refresh_sends_nothing_more_inside_the_window() {
         .acquire_token_for_client(TENANT, &[THROTTLED], &none)
         .await
         .unwrap();
+    check_metadata(&first);
     throttle(&h, 5);
     h.advance(Duration::from_secs(1800));
 
