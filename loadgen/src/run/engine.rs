@@ -248,11 +248,9 @@ async fn open_model(
         if intended >= d.deadline || d.stop.load(Ordering::Relaxed) {
             break;
         }
-        if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
-            if d.stop.load(Ordering::Relaxed) {
-                break;
-            }
+        wait_until(intended).await;
+        if d.stop.load(Ordering::Relaxed) {
+            break;
         }
         let idx = d.picker.pick(&mut rng);
         let Ok(permit) = sem.clone().try_acquire_owned() else {
@@ -271,6 +269,20 @@ async fn open_model(
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Sleeps until `t` precisely: tokio's timer has millisecond granularity and would add up
+/// to a millisecond of scheduler lag to every latency measured from the intended start, so
+/// the last stretch is spent yielding.
+async fn wait_until(t: Instant) {
+    let slack = Duration::from_millis(2);
+    let now = Instant::now();
+    if t > now + slack {
+        tokio::time::sleep_until((t - slack).into()).await;
+    }
+    while Instant::now() < t {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Closed model: one caller in a loop; measurements are batched locally.

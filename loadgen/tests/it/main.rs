@@ -1,1 +1,10 @@
-//! loadgen integration tests.
+//! loadgen integration tests: one binary; the CLI is run as a process (exit codes), the
+//! engine in process when a test needs several runs.
+
+mod support;
+
+mod obo_and_closed_model;
+mod quickstart_report;
+mod threshold_exit;
+mod validate_scenarios;
+mod virtual_time;

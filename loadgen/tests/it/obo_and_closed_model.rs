@@ -1,0 +1,60 @@
+//! On-behalf-of callers with assertions minted by the embedded mock, a closed-model
+//! workload, and populate: after populate every measured acquisition is a cache hit.
+
+use super::support::{heavy, run_text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn populated_obo_and_daemon_workloads_are_served_from_the_cache() {
+    let text = "name: obo-closed
+duration: 30s
+clock: { speed: 60 }
+populate: true
+workload:
+  - name: api
+    flow: on_behalf_of
+    users: { count: 20, tenants: 3 }
+    resources: [api://downstream/.default, api://other/.default]
+    concurrency: 4
+  - name: daemon
+    flow: client_credentials
+    tenants: { count: 10, pick: { zipf: 1.0 } }
+    resources: [api://graph/.default]
+    arrival: { rate: 50/s }
+";
+    let _turn = heavy();
+    let (_, out) = run_text(text).await;
+    assert_eq!(out.populated, (20 * 2 + 10, 0));
+    let api = &out.workloads[0].counts;
+    let daemon = &out.workloads[1].counts;
+    assert!(api.acquisitions > 100, "{api:?}");
+    assert_eq!(api.failed, 0, "{:?}", api.errors);
+    assert_eq!(api.source, [api.acquisitions, 0], "all hits after populate");
+    assert_eq!(daemon.acquisitions + daemon.dropped, 50 * 30);
+    assert_eq!(daemon.source[1], 0);
+    assert!(out.idp_by_status.is_empty(), "{:?}", out.idp_by_status);
+    assert_eq!(out.cache.l1_hits, api.acquisitions + daemon.acquisitions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_obo_caller_gets_its_own_partition_and_one_token_request() {
+    let text = "name: obo
+duration: 20s
+clock: { speed: 60 }
+workload:
+  - name: api
+    flow: on_behalf_of
+    users: { count: 5, tenants: 2, pick: round_robin }
+    resources: [api://downstream/.default]
+    arrival: { rate: 10/s }
+";
+    let _turn = heavy();
+    let (_, out) = run_text(text).await;
+    let c = &out.workloads[0].counts;
+    assert_eq!((c.acquisitions, c.failed), (200, 0), "{:?}", c.errors);
+    assert_eq!(out.idp_by_status.get("200"), Some(&5));
+    // Concurrent first requests for one caller share the one token request (single flight):
+    // each of them reports the identity provider as its source.
+    assert_eq!(c.source[0] + c.source[1], 200);
+    assert!(c.source[1] >= 5 && c.source[0] >= 180, "{:?}", c.source);
+    assert_eq!(out.memory.last().unwrap().l1_entries, 5);
+}

@@ -1,0 +1,41 @@
+//! Shared helpers: running the binary, paths, reading a report.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `loadgen ARGS` from the repository root: (exit code, stdout, stderr).
+pub fn loadgen(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run loadgen");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read report")).expect("json")
+}
+
+/// Runs a scenario text in process; `pending` never interrupts.
+pub async fn run_text(text: &str) -> (loadgen::scenario::Scenario, loadgen::run::RunOutput) {
+    let scn = loadgen::scenario::parse("test.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = loadgen::run::run(&scn, std::future::pending())
+        .await
+        .expect("run");
+    (scn, out)
+}
+
+/// Runs that measure timing or load the machine take turns, so one does not skew another.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
