@@ -192,3 +192,46 @@ async fn silent_past_refresh_on_serves_the_cached_token_and_redeems_the_refresh_
         CacheRefreshReason::NotApplicable
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_background_refresh_keeps_the_cached_token_in_use() {
+    let h = harness().await;
+    let client = h.client();
+    let first = cc(&client).await;
+    h.authority
+        .set_faults(vec![mock_authority::FaultRule {
+            name: None,
+            matches: Default::default(),
+            when: Default::default(),
+            action: mock_authority::FaultAction::Status {
+                status: 503,
+                retry_after_s: None,
+            },
+        }])
+        .unwrap();
+    h.advance(Duration::from_secs(REFRESH_IN + 1));
+    let r = cc(&client).await;
+    assert_eq!(r.access_token, first.access_token);
+    assert_eq!(
+        r.metadata.cache_refresh_reason,
+        CacheRefreshReason::ProactivelyRefreshed
+    );
+    // The refresh and its one retry fail; callers keep getting the cached token.
+    wait_for_token_requests(&h, 2).await;
+    for _ in 0..10 {
+        let r = cc(&client).await;
+        assert_eq!(r.access_token, first.access_token);
+        assert_eq!(r.metadata.token_source, TokenSource::Cache);
+    }
+    // Once the identity provider answers again, a later refresh lands.
+    h.authority.set_faults(Vec::new()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = cc(&client).await;
+        if r.access_token != first.access_token {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refresh after recovery");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
