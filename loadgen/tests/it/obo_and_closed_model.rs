@@ -3,8 +3,8 @@
 
 use super::support::{heavy, run_text};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn populated_obo_and_daemon_workloads_are_served_from_the_cache() {
+#[test]
+fn populated_obo_and_daemon_workloads_are_served_from_the_cache() {
     let text = "name: obo-closed
 duration: 30s
 clock: { speed: 60 }
@@ -22,7 +22,7 @@ workload:
     arrival: { rate: 50/s }
 ";
     let _turn = heavy();
-    let (_, out) = run_text(text).await;
+    let (_, out) = run_text(text);
     assert_eq!(out.populated, (20 * 2 + 10, 0));
     let api = &out.workloads[0].counts;
     let daemon = &out.workloads[1].counts;
@@ -35,8 +35,8 @@ workload:
     assert_eq!(out.cache.l1_hits, api.acquisitions + daemon.acquisitions);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_obo_caller_gets_its_own_partition_and_one_token_request() {
+#[test]
+fn each_obo_caller_gets_its_own_partition_and_one_token_request() {
     let text = "name: obo
 duration: 20s
 clock: { speed: 60 }
@@ -48,7 +48,7 @@ workload:
     arrival: { rate: 10/s }
 ";
     let _turn = heavy();
-    let (_, out) = run_text(text).await;
+    let (_, out) = run_text(text);
     let c = &out.workloads[0].counts;
     assert_eq!((c.acquisitions, c.failed), (200, 0), "{:?}", c.errors);
     assert_eq!(out.idp_by_status.get("200"), Some(&5));

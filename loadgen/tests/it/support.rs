@@ -25,11 +25,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read report")).expect("json")
 }
 
-/// Runs a scenario text in process; `pending` never interrupts.
-pub async fn run_text(text: &str) -> (loadgen::scenario::Scenario, loadgen::run::RunOutput) {
+/// Runs a scenario text in process (its own two-worker runtime); never interrupted.
+pub fn run_text(text: &str) -> (loadgen::scenario::Scenario, loadgen::run::RunOutput) {
     let scn = loadgen::scenario::parse("test.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let out = loadgen::run::run(&scn, std::future::pending())
-        .await
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let out = rt
+        .block_on(loadgen::run::run(&scn, std::future::pending()))
         .expect("run");
     (scn, out)
 }
