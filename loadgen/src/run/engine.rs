@@ -136,6 +136,13 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
             }
         }
     }
+    // The phase lasts its duration even when the last arrival came earlier.
+    if !interrupted {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = &mut interrupt => interrupted = true,
+        }
+    }
     stop.store(true, Ordering::SeqCst);
     let wall = start.elapsed();
     let virtual_secs = (clock.now_millis().saturating_sub(start_v)) as f64 / 1000.0;
