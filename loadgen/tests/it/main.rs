@@ -3,6 +3,7 @@
 
 mod support;
 
+mod interrupt;
 mod obo_and_closed_model;
 mod quickstart_report;
 mod threshold_exit;
