@@ -6,7 +6,16 @@
 //! Run: `cargo bench -p tokencache --bench client_hit` (env BENCH_TENANTS=1,1000000,
 //! BENCH_SECONDS=3).
 //!
-//! Last figures: see the bottom of this comment (updated by the last person to run it).
+//! Last figures (2-core shared VM, AMD EPYC, other engineers' builds running: load 2.7-4.9;
+//! 2026-11-22, after the dashmap index, fast path and striped hit counter):
+//!   tenants          p50      p90      p99     2 threads wall   per CPU-second (x2 cores)
+//!   1                0.50 us  0.66 us  0.73 us  1.41-1.73 M/s    1.05-1.59 M (2.1-3.2 M/s)
+//!   1,000,000        1.70 us  2.46 us  4.78 us  0.41-0.48 M/s    0.467 M     (0.93 M/s)
+//! Targets: p50 <= 2 us at 1M tenants (met); >= 1M/s with both cores (met at 1 tenant; at
+//! 1M tenants 0.93 M/s per two CPUs' worth of our own threads' time, just short). The wall
+//! rate is lower than the per-CPU rate because other processes held the cores. At a million
+//! tenants a hit is memory-latency bound: a bare HashMap lookup of the same keys costs
+//! 0.7-2.2 us on this machine (benches/l1_hit.rs, `hashmap_floor`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,6 +92,14 @@ fn token(tenant: &str, exp: u64) -> AccessToken {
         user_assertion_hash_node: None,
         extra: Default::default(),
     }
+}
+
+/// This thread's time on a CPU, in ns (Linux `/proc/thread-self/schedstat`, first field).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn order(n: usize, seed: u64) -> Vec<usize> {
@@ -195,11 +212,13 @@ fn run(n: usize, dur: Duration) {
     // Throughput, both cores.
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(AtomicU64::new(0));
+    let cpu = Arc::new(AtomicU64::new(0));
     drop(tenants);
     let started = Instant::now();
     let threads: Vec<_> = (0..2u64)
         .map(|k| {
-            let (client, stop, total, n) = (client.clone(), stop.clone(), total.clone(), n);
+            let (client, stop, total, cpu, n) =
+                (client.clone(), stop.clone(), total.clone(), cpu.clone(), n);
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -207,6 +226,7 @@ fn run(n: usize, dur: Duration) {
                     .expect("rt");
                 let visit = order(n, 0xDEAD_BEEF + k);
                 let opts = AcquireOptions::default();
+                let cpu0 = thread_cpu_ns();
                 rt.block_on(async {
                     let mut i = 0usize;
                     let mut done = 0u64;
@@ -224,6 +244,7 @@ fn run(n: usize, dur: Duration) {
                     }
                     total.fetch_add(done, Ordering::Relaxed);
                 });
+                cpu.fetch_add(thread_cpu_ns().saturating_sub(cpu0), Ordering::Relaxed);
             })
         })
         .collect();
@@ -232,15 +253,21 @@ fn run(n: usize, dur: Duration) {
     for t in threads {
         t.join().expect("thread");
     }
-    let rate = total.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let done = total.load(Ordering::Relaxed) as f64;
+    let rate = done / started.elapsed().as_secs_f64();
+    // Other processes share these 2 cores: per CPU-second of our own threads is the figure
+    // that does not depend on them (x2 = what two dedicated cores would do).
+    let per_cpu_s = done / (cpu.load(Ordering::Relaxed) as f64 / 1e9);
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "tenants {n:>9}: p50 {:.2} us  p90 {:.2} us  p99 {:.2} us  p99.9 {:.2} us  | 2 threads {:.0} acquisitions/s  (filled in {:.1} s)",
+        "tenants {n:>9}: p50 {:.2} us  p90 {:.2} us  p99 {:.2} us  p99.9 {:.2} us  | 2 threads {:.0} acquisitions/s wall, {:.0} per CPU-second (x2 cores = {:.0}/s)  (filled in {:.1} s)",
         us(0.5),
         us(0.9),
         us(0.99),
         us(0.999),
         rate,
+        per_cpu_s,
+        2.0 * per_cpu_s,
         filled_in.as_secs_f64()
     );
 }

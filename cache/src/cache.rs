@@ -164,7 +164,7 @@ impl TokenCache {
             .as_ref()?
             .get(partition_key, inner.clock.now_secs())?
             .ok()?;
-        Counters::inc(&inner.counters.l1_hits);
+        inner.counters.l1_hits.inc();
         Some(p)
     }
 
@@ -298,7 +298,7 @@ impl Inner {
         let l1 = self.l1.as_ref()?;
         match l1.get(partition_key, self.clock.now_secs()) {
             Some(Ok(p)) => {
-                Counters::inc(&self.counters.l1_hits);
+                self.counters.l1_hits.inc();
                 Some(p)
             }
             Some(Err(())) => {

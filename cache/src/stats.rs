@@ -4,9 +4,40 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::Serialize;
 
+/// A counter striped over cache lines, for the one incremented on every hit: threads on
+/// different cores add to different lines instead of bouncing one between them.
+#[derive(Debug, Default)]
+pub(crate) struct StripedCounter {
+    stripes: [Padded; STRIPES],
+}
+
+const STRIPES: usize = 16;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+thread_local! {
+    static STRIPE: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Relaxed) as usize % STRIPES
+    };
+}
+
+impl StripedCounter {
+    pub(crate) fn inc(&self) {
+        let i = STRIPE.with(|s| *s);
+        self.stripes[i].0.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.stripes.iter().map(|p| p.0.load(Relaxed)).sum()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub l1_hits: AtomicU64,
+    pub l1_hits: StripedCounter,
     pub l1_misses: AtomicU64,
     pub l2_reads: AtomicU64,
     pub l2_hits: AtomicU64,
@@ -52,7 +83,7 @@ pub struct CacheStats {
 impl Counters {
     pub(crate) fn snapshot(&self) -> CacheStats {
         CacheStats {
-            l1_hits: self.l1_hits.load(Relaxed),
+            l1_hits: self.l1_hits.sum(),
             l1_misses: self.l1_misses.load(Relaxed),
             l2_reads: self.l2_reads.load(Relaxed),
             l2_hits: self.l2_hits.load(Relaxed),

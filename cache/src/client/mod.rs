@@ -494,11 +494,13 @@ impl ConfidentialClient {
                 return None;
             }
             let in_cache = t0.elapsed();
+            // The index matched, so the token's realm and target equal the request's tenant
+            // and scope (case aside): copy the caller's (hot) strings, not the entry's (cold).
             Some(AuthResult {
                 access_token: at.secret.clone(),
                 expires_on: at.expires_on.0,
-                scopes: at.target.clone(),
-                tenant_id: at.realm.clone(),
+                scopes: (*scope).to_owned(),
+                tenant_id: tenant.to_owned(),
                 account: None,
                 metadata: Metadata {
                     duration_total: t0.elapsed().max(in_cache),
