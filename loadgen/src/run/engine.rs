@@ -172,7 +172,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
 fn pick_of(f: &crate::scenario::model::FlowSpec) -> crate::scenario::model::Pick {
     use crate::scenario::model::FlowSpec::*;
     match f {
-        ClientCredentials { pick, .. } | OnBehalfOf { pick, .. } => *pick,
+        ClientCredentials { pick, .. } | OnBehalfOf { pick, .. } | WebApp { pick, .. } => *pick,
     }
 }
 

@@ -9,6 +9,7 @@ use tokencache::client::{AcquireError, AcquireOptions, AuthResult, ConfidentialC
 use tokencache::SharedClock;
 
 use super::authority::EMBEDDED_BASE;
+use super::signin::{SignIns, REDIRECT_URI};
 use crate::scenario::model::FlowSpec;
 
 /// Tenant `i`'s name (the mock accepts any tenant).
@@ -77,6 +78,7 @@ pub struct FlowCtx {
     pub spec: FlowSpec,
     pub client: ConfidentialClient,
     pub assertions: Option<Assertions>,
+    pub sign_ins: Option<SignIns>,
 }
 
 /// An iteration failed.
@@ -118,6 +120,59 @@ impl FlowCtx {
                     .await
                     .map_err(IterError::Acquire)
             }
+            FlowSpec::WebApp {
+                resources, tenants, ..
+            } => {
+                let r = resources.len() as u64;
+                let user = i / r;
+                let scope = resources[(i % r) as usize].as_str();
+                self.web_app(user, &tenant(user % tenants), scope, &opts)
+                    .await
+            }
+        }
+    }
+}
+
+impl FlowCtx {
+    /// A user's first iteration signs in (authorization code; that is its acquisition);
+    /// later ones are silent.
+    async fn web_app(
+        &self,
+        user: u64,
+        tenant: &str,
+        scope: &str,
+        opts: &AcquireOptions,
+    ) -> Result<AuthResult, IterError> {
+        let sign_ins = self
+            .sign_ins
+            .as_ref()
+            .ok_or_else(|| IterError::Setup("no sign-in source".into()))?;
+        let cell = sign_ins.cell(user);
+        let mut signed_in = None;
+        let account = cell
+            .get_or_try_init(|| async {
+                let code = sign_ins
+                    .code(user, tenant, self.client.client_id(), scope)
+                    .map_err(IterError::Setup)?;
+                let r = self
+                    .client
+                    .acquire_token_by_authorization_code(tenant, &code, REDIRECT_URI, &[scope])
+                    .await
+                    .map_err(IterError::Acquire)?;
+                let account = r.account.clone().ok_or_else(|| {
+                    IterError::Setup("code redemption returned no account".into())
+                })?;
+                signed_in = Some(r);
+                Ok::<_, IterError>(account)
+            })
+            .await?;
+        match signed_in {
+            Some(r) => Ok(r),
+            None => self
+                .client
+                .acquire_token_silent(account, &[scope], opts)
+                .await
+                .map_err(IterError::Acquire),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod pick;
 mod progress;
 pub mod schedule;
 mod setup;
+mod signin;
 pub mod stats;
 
 pub use engine::{run, RunOutput};

@@ -14,6 +14,7 @@ use tokencache::{
 
 use super::authority::{build_mock, Counting, EmbeddedAuthority};
 use super::flows::{Assertions, FlowCtx};
+use super::signin::SignIns;
 use crate::scenario::model::{AuthoritySpec, FlowSpec, Scenario};
 
 /// The parts of a run.
@@ -108,10 +109,15 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
                 )),
                 _ => None,
             };
+            let sign_ins = match (&w.flow, &mock) {
+                (FlowSpec::WebApp { .. }, Some(m)) => Some(SignIns::new(m.clone())),
+                _ => None,
+            };
             Arc::new(FlowCtx {
                 spec: w.flow.clone(),
                 client,
                 assertions,
+                sign_ins,
             })
         })
         .collect();

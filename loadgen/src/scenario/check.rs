@@ -86,8 +86,11 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
     };
     if let (Some(AuthoritySpec::External { .. }), Some(wls)) = (&authority, &workloads) {
         for w in wls {
-            if matches!(w.flow, FlowSpec::OnBehalfOf { .. }) {
-                cx.err(root.pos, "workload", format!("workload {:?}: on_behalf_of needs the embedded authority (it mints the callers' assertions)", w.name));
+            if matches!(
+                w.flow,
+                FlowSpec::OnBehalfOf { .. } | FlowSpec::WebApp { .. }
+            ) {
+                cx.err(root.pos, "workload", format!("workload {:?}: {} needs the embedded authority (it mints assertions and signs users in)", w.name, w.flow.name()));
             }
         }
     }

@@ -129,13 +129,14 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
             })
         }
         Some(_) => {
-            let at = f.get("flow").map_or(n.pos, |x| x.pos);
-            cx.err(
-                at,
-                &join(p, "flow"),
-                "flow web_app is not implemented yet; use client_credentials or on_behalf_of",
-            );
-            None
+            reject(cx, &f, p, &["tenants", "assertions"], "web_app");
+            let (users, tenants, pick) = users(cx, &f, p)?;
+            Some(FlowSpec::WebApp {
+                users,
+                tenants,
+                pick,
+                resources: resources?,
+            })
         }
         None => None,
     };

@@ -119,6 +119,15 @@ pub enum FlowSpec {
         assertion_lifetime: Duration,
         resources: Vec<String>,
     },
+    /// Users sign in once by the authorization-code flow against the embedded mock (the
+    /// first iteration for a user), then every iteration is a silent acquisition for one
+    /// of `resources` (refresh token when the access token is missing or expired).
+    WebApp {
+        users: u64,
+        tenants: u64,
+        pick: Pick,
+        resources: Vec<String>,
+    },
 }
 
 impl FlowSpec {
@@ -126,6 +135,7 @@ impl FlowSpec {
         match self {
             FlowSpec::ClientCredentials { .. } => "client_credentials",
             FlowSpec::OnBehalfOf { .. } => "on_behalf_of",
+            FlowSpec::WebApp { .. } => "web_app",
         }
     }
 
@@ -136,6 +146,9 @@ impl FlowSpec {
                 tenants, resources, ..
             } => tenants * resources.len() as u64,
             FlowSpec::OnBehalfOf {
+                users, resources, ..
+            }
+            | FlowSpec::WebApp {
                 users, resources, ..
             } => users * resources.len() as u64,
         }

@@ -12,7 +12,12 @@ fn an_interrupted_run_still_writes_its_report() {
     let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["run", "scenarios/quickstart.yaml", "--out"])
         .arg(dir.path())
-        .args(["--set", "duration=1h", "--set", "workload[0].arrival.rate=50/s"])
+        .args([
+            "--set",
+            "duration=1h",
+            "--set",
+            "workload[0].arrival.rate=50/s",
+        ])
         .current_dir(repo())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

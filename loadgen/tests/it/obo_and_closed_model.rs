@@ -58,3 +58,33 @@ workload:
     assert!(c.source[1] >= 5 && c.source[0] >= 180, "{:?}", c.source);
     assert_eq!(out.memory.last().unwrap().l1_entries, 5);
 }
+
+#[test]
+fn web_app_users_sign_in_once_then_refresh_silently_when_tokens_expire() {
+    let text = "name: web
+duration: 5m
+clock: { speed: 120 }
+authority: { embedded: { token_lifetime: 6m, signing: es256 } }
+workload:
+  - name: web
+    flow: web_app
+    users: { count: 20, tenants: 2, pick: round_robin }
+    resources: [api://graph/.default]
+    arrival: { rate: 4/s }
+";
+    let _turn = heavy();
+    let (_, out) = run_text(text);
+    let c = &out.workloads[0].counts;
+    assert_eq!((c.acquisitions, c.failed), (1200, 0), "{:?}", c.errors);
+    // Each user is asked every 5 s; tokens are usable for 1 minute: a sign-in per user, then
+    // a refresh-token redemption about every minute.
+    let [_, no_cached, expired, ..] = c.reason;
+    assert_eq!(no_cached, 0, "{:?}", c.reason);
+    assert!((20 * 3..=20 * 5).contains(&expired), "{:?}", c.reason);
+    assert_eq!(out.idp_by_status.get("200"), Some(&(20 + expired)));
+    assert_eq!(
+        out.memory.last().unwrap().l1_entries,
+        20,
+        "one partition per account"
+    );
+}
