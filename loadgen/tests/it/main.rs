@@ -3,6 +3,7 @@
 
 mod support;
 
+mod external_authority;
 mod interrupt;
 mod obo_and_closed_model;
 mod quickstart_report;
