@@ -1,7 +1,8 @@
 //! The run's artefacts: report.json (the stable keys of DESIGN §4), summary.txt (the k6-style
-//! end-of-run summary, also printed), one .hgrm per histogram, and junit.xml.
+//! end-of-run summary, also printed), one .hgrm per histogram, intervals.hlog and junit.xml.
 
 pub mod hgrm;
+mod hlog;
 mod junit;
 pub mod observe;
 mod summary;
@@ -180,6 +181,9 @@ impl Report {
             "junit.xml",
             &junit::render(scn, &self.thresholds, out.wall.as_secs_f64()),
         )?;
+        let hlog = hlog::render(scn, out)?;
+        std::fs::write(dir.join("intervals.hlog"), hlog)
+            .with_context(|| format!("writing {}", dir.join("intervals.hlog").display()))?;
         let h = &self.overall.hists;
         let mut files: Vec<(String, &Histogram<u64>)> = vec![
             ("total".into(), &h.total),

@@ -34,8 +34,34 @@ pub struct RunOutput {
     /// Cache counters of the measured phase (populate excluded).
     pub cache: CacheStats,
     pub memory: Vec<MemSample>,
+    /// Interval histograms of DurationTotal per workload, in time order.
+    pub intervals: Vec<Interval>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
+}
+
+/// DurationTotal of one workload over one interval (virtual seconds since the start).
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub workload: usize,
+    pub start_s: f64,
+    pub length_s: f64,
+    pub hist: hdrhistogram::Histogram<u64>,
+}
+
+/// Takes every workload's interval histogram for `[from_s, to_s)`.
+fn take_intervals(shared: &[Shared], from_s: f64, to_s: f64, out: &mut Vec<Interval>) {
+    for (w, s) in shared.iter().enumerate() {
+        let mut st = lock(s);
+        let fresh = WorkloadStats::default().hists.interval;
+        let hist = std::mem::replace(&mut st.hists.interval, fresh);
+        out.push(Interval {
+            workload: w,
+            start_s: from_s,
+            length_s: (to_s - from_s).max(0.0),
+            hist,
+        });
+    }
 }
 
 /// Live counters for the progress line.
@@ -114,6 +140,15 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let memory = Arc::new(Mutex::new(vec![
         sample(&parts.cache, start, start_v, &*clock).await,
     ]));
+    let intervals = Arc::new(Mutex::new(Vec::new()));
+    let interval_task = tokio::spawn(interval_logger(
+        shared.clone(),
+        intervals.clone(),
+        stop.clone(),
+        start,
+        clock.to_real(scn.interval),
+        scn.interval.as_secs_f64(),
+    ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
         memory.clone(),
@@ -147,11 +182,18 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let wall = start.elapsed();
     let virtual_secs = (clock.now_millis().saturating_sub(start_v)) as f64 / 1000.0;
     let _ = sampler.await;
+    let (mut intervals, last_s) = interval_task.await.unwrap_or_else(|_| {
+        (
+            std::mem::take(&mut *intervals.lock().unwrap_or_else(|p| p.into_inner())),
+            0.0,
+        )
+    });
     progress.finish();
     let mut memory = std::mem::take(&mut *memory.lock().unwrap_or_else(|p| p.into_inner()));
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
+    take_intervals(&shared, last_s, virtual_secs.max(last_s), &mut intervals);
     Ok(RunOutput {
         started_at,
         wall,
@@ -165,6 +207,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         idp_by_status: parts.idp.snapshot(),
         cache: delta(&end_stats, &base_stats),
         memory,
+        intervals,
         populated,
     })
 }
@@ -341,5 +384,37 @@ async fn sampler(
         let s = sample(&cache, start, start_v, &*clock).await;
         out.lock().unwrap_or_else(|p| p.into_inner()).push(s);
         next += every;
+    }
+}
+
+/// Every `every` (real; `every_v` virtual seconds), moves each workload's interval histogram
+/// into the log. Returns the log and where its last interval ended (virtual seconds).
+async fn interval_logger(
+    shared: Vec<Shared>,
+    out: Arc<Mutex<Vec<Interval>>>,
+    stop: Arc<AtomicBool>,
+    start: Instant,
+    every: Duration,
+    every_v: f64,
+) -> (Vec<Interval>, f64) {
+    let every = every.max(Duration::from_millis(20));
+    let mut k = 1u32;
+    loop {
+        let next = start + every * k;
+        while Instant::now() < next {
+            if stop.load(Ordering::Relaxed) {
+                let log = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
+                return (log, f64::from(k - 1) * every_v);
+            }
+            tokio::time::sleep(Duration::from_millis(10).min(every)).await;
+        }
+        let mut log = out.lock().unwrap_or_else(|p| p.into_inner());
+        take_intervals(
+            &shared,
+            f64::from(k - 1) * every_v,
+            f64::from(k) * every_v,
+            &mut log,
+        );
+        k += 1;
     }
 }

@@ -37,6 +37,8 @@ fn ns(d: Duration) -> u64 {
 pub struct Hists {
     /// DurationTotal; in the open model measured from the intended start.
     pub total: Histogram<u64>,
+    /// DurationTotal since the last interval was taken (intervals.hlog).
+    pub interval: Histogram<u64>,
     /// DurationTotal as the client measured it (from the actual start).
     pub total_uncorrected: Histogram<u64>,
     pub in_cache: Histogram<u64>,
@@ -51,6 +53,7 @@ impl Default for Hists {
     fn default() -> Self {
         Hists {
             total: hist(),
+            interval: hist(),
             total_uncorrected: hist(),
             in_cache: hist(),
             in_http: hist(),
@@ -105,6 +108,7 @@ impl WorkloadStats {
         let h = &mut self.hists;
         let t = ns(total);
         h.total.record_ok(t);
+        h.interval.record_ok(t);
         match r {
             Ok(res) => {
                 let m = &res.metadata;
@@ -144,6 +148,7 @@ impl WorkloadStats {
             let _ = x.add(y);
         };
         add(&mut a.total, &b.total);
+        add(&mut a.interval, &b.interval);
         add(&mut a.total_uncorrected, &b.total_uncorrected);
         add(&mut a.in_cache, &b.in_cache);
         add(&mut a.in_http, &b.in_http);

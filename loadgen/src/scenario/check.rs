@@ -73,8 +73,8 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         }]),
         Some(n) => apps(cx, n),
     };
-    let memory_sample_every = match f.get("telemetry") {
-        None => Some(Duration::from_secs(60)),
+    let telemetry = match f.get("telemetry") {
+        None => Some((Duration::from_secs(60), Duration::from_secs(10))),
         Some(n) => telemetry(cx, n),
     };
     let app_names: Vec<String> = apps.iter().flatten().map(|a| a.name.clone()).collect();
@@ -106,7 +106,8 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         cache: cache?,
         apps: apps?,
         workloads: workloads?,
-        memory_sample_every: memory_sample_every?,
+        memory_sample_every: telemetry?.0,
+        interval: telemetry?.1,
         thresholds: thresholds?,
     })
 }
@@ -528,10 +529,13 @@ fn apps(cx: &mut Ctx<'_>, n: &Node) -> Option<Vec<App>> {
     (out.len() == items.len() && !out.is_empty()).then_some(out)
 }
 
-fn telemetry(cx: &mut Ctx<'_>, n: &Node) -> Option<Duration> {
-    let f = cx.map(n, "telemetry", &["memory_sample_every"])?;
-    Some(
-        cx.opt(&f, "memory_sample_every", "telemetry", positive)
-            .unwrap_or(Duration::from_secs(60)),
-    )
+/// (memory_sample_every, interval).
+fn telemetry(cx: &mut Ctx<'_>, n: &Node) -> Option<(Duration, Duration)> {
+    let f = cx.map(n, "telemetry", &["memory_sample_every", "interval"])?;
+    let memory = cx.opt(&f, "memory_sample_every", "telemetry", positive);
+    let interval = cx.opt(&f, "interval", "telemetry", positive);
+    Some((
+        memory.unwrap_or(Duration::from_secs(60)),
+        interval.unwrap_or(Duration::from_secs(10)),
+    ))
 }

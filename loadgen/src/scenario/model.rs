@@ -29,6 +29,8 @@ pub struct Scenario {
     pub workloads: Vec<Workload>,
     /// Virtual time between memory samples.
     pub memory_sample_every: Duration,
+    /// Virtual time per interval histogram of intervals.hlog.
+    pub interval: Duration,
     pub thresholds: Vec<Threshold>,
 }
 

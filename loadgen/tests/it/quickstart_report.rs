@@ -155,6 +155,30 @@ fn quickstart_runs_and_its_report_has_every_stable_key_and_consistent_numbers() 
         "{hgrm}"
     );
     assert!(dir.path().join("workload.daemon.in_http.hgrm").exists());
+    // Interval log: one histogram per 10 virtual seconds (plus the closing partial one).
+    let hlog = std::fs::read_to_string(dir.path().join("intervals.hlog")).unwrap();
+    assert!(hlog.contains("#[StartTime: "), "{hlog}");
+    let intervals = hlog
+        .lines()
+        .filter(|l| l.starts_with("Tag=daemon,"))
+        .count();
+    assert!(
+        (18..=19).contains(&intervals),
+        "{intervals} intervals:\n{hlog}"
+    );
+    let mut total_in_intervals = 0;
+    for entry in
+        hdrhistogram::serialization::interval_log::IntervalLogIterator::new(hlog.as_bytes())
+    {
+        if let Ok(hdrhistogram::serialization::interval_log::LogEntry::Interval(i)) = entry {
+            assert_eq!(
+                i.tag().map(|t| t.as_str().to_owned()),
+                Some("daemon".to_owned())
+            );
+            total_in_intervals += 1;
+        }
+    }
+    assert_eq!(total_in_intervals, intervals);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 3, "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");
