@@ -37,6 +37,7 @@ fn an_interrupted_run_still_writes_its_report() {
     let code = out.status.code();
     assert!(matches!(code, Some(0 | 99)), "{code:?}\n{stdout}{stderr}");
     let r = read_json(&dir.path().join("report.json"));
+    super::report_schema::validate(&r);
     assert_eq!(r["run"]["interrupted"], true);
     let virt = r["run"]["virtual_seconds"].as_f64().unwrap();
     assert!(virt > 10.0 && virt < 3600.0, "{virt}");

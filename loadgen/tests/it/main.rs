@@ -7,6 +7,7 @@ mod external_authority;
 mod interrupt;
 mod obo_and_closed_model;
 mod quickstart_report;
+mod report_schema;
 mod threshold_exit;
 mod validate_scenarios;
 mod virtual_time;

@@ -39,6 +39,7 @@ fn quickstart_runs_and_its_report_has_every_stable_key_and_consistent_numbers() 
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
 
     let r = read_json(&dir.path().join("report.json"));
+    super::report_schema::validate(&r);
     for key in [
         "/schema_version",
         "/scenario/name",

@@ -27,6 +27,7 @@ fn a_failing_threshold_exits_99_with_the_observed_value() {
         "{stdout}"
     );
     let r = read_json(&dir.path().join("report.json"));
+    super::report_schema::validate(&r);
     assert_eq!(r["verdict"], "fail");
     assert_eq!(r["thresholds"][0]["pass"], false);
     assert!(r["thresholds"][0]["observed"].as_f64().unwrap() <= 1.0);
