@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokencache::client::TokenSource;
 use tokencache::CacheStats;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::flows::FlowCtx;
+pub use super::drivers::Interval;
+use super::drivers::{
+    closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
+};
 use super::memory::{sample, MemSample};
 use super::pick::{rng, Picker};
 use super::progress::Progress;
@@ -40,49 +42,19 @@ pub struct RunOutput {
     pub populated: (u64, u64),
 }
 
-/// DurationTotal of one workload over one interval (virtual seconds since the start).
-#[derive(Debug, Clone)]
-pub struct Interval {
-    pub workload: usize,
-    pub start_s: f64,
-    pub length_s: f64,
-    pub hist: hdrhistogram::Histogram<u64>,
-}
-
-/// Takes every workload's interval histogram for `[from_s, to_s)`.
-fn take_intervals(shared: &[Shared], from_s: f64, to_s: f64, out: &mut Vec<Interval>) {
-    for (w, s) in shared.iter().enumerate() {
-        let mut st = lock(s);
-        let fresh = WorkloadStats::default().hists.interval;
-        let hist = std::mem::replace(&mut st.hists.interval, fresh);
-        out.push(Interval {
-            workload: w,
-            start_s: from_s,
-            length_s: (to_s - from_s).max(0.0),
-            hist,
-        });
-    }
-}
-
-/// Live counters for the progress line.
-#[derive(Debug, Default)]
-pub struct Live {
-    pub acquisitions: AtomicU64,
-    pub hits: AtomicU64,
-    pub dropped: AtomicU64,
-}
-
-type Shared = Arc<Mutex<WorkloadStats>>;
-
-fn lock(s: &Shared) -> std::sync::MutexGuard<'_, WorkloadStats> {
-    s.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Runs a scenario; `interrupt` (Ctrl-C) ends the measured phase early.
 pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow::Result<RunOutput> {
     let parts = build(scn).await?;
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
     let populated = if scn.populate {
-        populate(&parts).await
+        tokio::select! {
+            r = populate(&parts) => r,
+            () = &mut interrupt => {
+                interrupted = true;
+                (0, 0)
+            }
+        }
     } else {
         (0, 0)
     };
@@ -95,10 +67,13 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let start_v = now_v.div_ceil(1000) * 1000;
     let start = Instant::now() + clock.to_real(Duration::from_millis(start_v - now_v));
     let deadline = start + clock.to_real(scn.duration);
-    tokio::time::sleep_until(start.into()).await;
+    if !interrupted {
+        tokio::time::sleep_until(start.into()).await;
+    }
     let started_at = SystemTime::now();
 
-    let stop = Arc::new(AtomicBool::new(false));
+    // Interrupted while populating: the measured phase ends as it starts.
+    let stop = Arc::new(AtomicBool::new(interrupted));
     let live = Arc::new(Live::default());
     let shared: Vec<Shared> = scn.workloads.iter().map(|_| Shared::default()).collect();
     let mut drivers = JoinSet::new();
@@ -160,8 +135,6 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     ));
     let progress = Progress::start(scn, live.clone(), shared.clone(), stop.clone(), start);
 
-    tokio::pin!(interrupt);
-    let mut interrupted = false;
     loop {
         tokio::select! {
             r = drivers.join_next() => if r.is_none() { break },
@@ -260,161 +233,4 @@ async fn populate(parts: &Parts) -> (u64, u64) {
     }
     while set.join_next().await.is_some() {}
     (n, failed.load(Ordering::Relaxed))
-}
-
-#[derive(Debug, Clone)]
-struct Driver {
-    flow: Arc<FlowCtx>,
-    picker: Arc<Picker>,
-    stats: Shared,
-    live: Arc<Live>,
-    stop: Arc<AtomicBool>,
-    start: Instant,
-    deadline: Instant,
-    clock: tokencache::SharedClock,
-}
-
-fn note(live: &Live, r: &Result<tokencache::client::AuthResult, super::flows::IterError>) {
-    live.acquisitions.fetch_add(1, Ordering::Relaxed);
-    if matches!(r, Ok(a) if a.metadata.token_source == TokenSource::Cache) {
-        live.hits.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Open model: arrivals on schedule, latency from the intended start, drops when
-/// `max_in_flight` iterations are running.
-async fn open_model(
-    d: Driver,
-    schedule: Schedule,
-    mut rng: rand::rngs::StdRng,
-    max_in_flight: usize,
-) {
-    let sem = Arc::new(Semaphore::new(max_in_flight));
-    let mut tasks = JoinSet::new();
-    let mut k = 0u64;
-    while let Some(off) = schedule.offset(k) {
-        k += 1;
-        let intended = d.start + d.clock.to_real(Duration::from_secs_f64(off));
-        if intended >= d.deadline || d.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        wait_until(intended).await;
-        if d.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let idx = d.picker.pick(&mut rng);
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
-            lock(&d.stats).counts.dropped += 1;
-            d.live.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let (flow, stats, live) = (d.flow.clone(), d.stats.clone(), d.live.clone());
-        tasks.spawn(async move {
-            let r = flow.acquire(idx).await;
-            let total = intended.elapsed();
-            note(&live, &r);
-            lock(&stats).record(&r, total);
-            drop(permit);
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-/// Sleeps until `t` precisely: tokio's timer has millisecond granularity and would add up
-/// to a millisecond of scheduler lag to every latency measured from the intended start, so
-/// the last stretch is spent yielding.
-async fn wait_until(t: Instant) {
-    let slack = Duration::from_millis(2);
-    let now = Instant::now();
-    if t > now + slack {
-        tokio::time::sleep_until((t - slack).into()).await;
-    }
-    while Instant::now() < t {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Closed model: one caller in a loop; measurements are batched locally.
-async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
-    let mut local = WorkloadStats::default();
-    let mut last_flush = Instant::now();
-    let mut pending = 0u32;
-    while Instant::now() < d.deadline && !d.stop.load(Ordering::Relaxed) {
-        let idx = d.picker.pick(&mut rng);
-        let t0 = Instant::now();
-        let r = d.flow.acquire(idx).await;
-        let total = r
-            .as_ref()
-            .map_or_else(|_| t0.elapsed(), |a| a.metadata.duration_total);
-        note(&d.live, &r);
-        local.record(&r, total);
-        pending += 1;
-        if pending >= 16_384 || last_flush.elapsed() > Duration::from_millis(100) {
-            lock(&d.stats).merge(&local);
-            // Fresh histograms start small (they grow to the largest value recorded), which
-            // is cheaper than resetting grown ones.
-            local = WorkloadStats::default();
-            pending = 0;
-            last_flush = Instant::now();
-            tokio::task::yield_now().await;
-        }
-    }
-    lock(&d.stats).merge(&local);
-}
-
-async fn sampler(
-    cache: tokencache::TokenCache,
-    out: Arc<Mutex<Vec<MemSample>>>,
-    stop: Arc<AtomicBool>,
-    start: Instant,
-    start_v: u64,
-    clock: tokencache::SharedClock,
-    every: Duration,
-) {
-    let every = every.max(Duration::from_millis(20));
-    let mut next = start + every;
-    loop {
-        while Instant::now() < next {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20).min(every)).await;
-        }
-        let s = sample(&cache, start, start_v, &*clock).await;
-        out.lock().unwrap_or_else(|p| p.into_inner()).push(s);
-        next += every;
-    }
-}
-
-/// Every `every` (real; `every_v` virtual seconds), moves each workload's interval histogram
-/// into the log. Returns the log and where its last interval ended (virtual seconds).
-async fn interval_logger(
-    shared: Vec<Shared>,
-    out: Arc<Mutex<Vec<Interval>>>,
-    stop: Arc<AtomicBool>,
-    start: Instant,
-    every: Duration,
-    every_v: f64,
-) -> (Vec<Interval>, f64) {
-    let every = every.max(Duration::from_millis(20));
-    let mut k = 1u32;
-    loop {
-        let next = start + every * k;
-        while Instant::now() < next {
-            if stop.load(Ordering::Relaxed) {
-                let log = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
-                return (log, f64::from(k - 1) * every_v);
-            }
-            tokio::time::sleep(Duration::from_millis(10).min(every)).await;
-        }
-        let mut log = out.lock().unwrap_or_else(|p| p.into_inner());
-        take_intervals(
-            &shared,
-            f64::from(k - 1) * every_v,
-            f64::from(k) * every_v,
-            &mut log,
-        );
-        k += 1;
-    }
 }

@@ -2,6 +2,7 @@
 //! workloads; measure.
 
 pub mod authority;
+mod drivers;
 pub mod engine;
 pub mod flows;
 pub mod memory;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::engine::Live;
+use super::drivers::Live;
 use super::stats::WorkloadStats;
 use crate::scenario::model::Scenario;
 

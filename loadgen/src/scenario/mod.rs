@@ -2,6 +2,7 @@
 //! checks that turn a tree into the validated [`model::Scenario`] the runner sees.
 
 mod check;
+mod check_authority;
 mod check_workload;
 mod ctx;
 pub mod diag;
