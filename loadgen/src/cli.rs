@@ -1,15 +1,17 @@
-//! The command line (stable names, DESIGN §4): `loadgen run` and `loadgen validate`, and
-//! the exit codes: 0 pass · 1 runtime error · 2 invalid input · 99 a threshold failed.
+//! The command line (stable names, DESIGN §4): `loadgen run`, `validate` and `compare`, and
+//! the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression against the
+//! baseline · 99 a threshold failed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{report, run, scenario};
+use crate::{compare, report, run, scenario};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+pub const EXIT_REGRESSION: i32 = 98;
 pub const EXIT_THRESHOLD: i32 = 99;
 
 #[derive(Debug, Parser)]
@@ -34,6 +36,20 @@ pub enum Cmd {
         /// Override a scenario value, e.g. --set duration=30s --set workload[0].arrival.rate=50/s
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Compare with this report afterwards (exit 98 on a regression; comparison.md in --out).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
+        #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
+        tolerance: Vec<String>,
+    },
+    /// Compare two reports: a Markdown table (for a PR comment); exit 98 on a regression.
+    Compare {
+        baseline: PathBuf,
+        current: PathBuf,
+        /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
+        #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
+        tolerance: Vec<String>,
     },
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
@@ -46,7 +62,18 @@ pub enum Cmd {
 pub fn main_with(cli: Cli) -> i32 {
     match cli.cmd {
         Cmd::Validate { files } => validate(&files),
-        Cmd::Run { scenario, out, set } => run_cmd(&scenario, out, &set),
+        Cmd::Run {
+            scenario,
+            out,
+            set,
+            baseline,
+            tolerance,
+        } => run_cmd(&scenario, out, &set, baseline.as_deref(), &tolerance),
+        Cmd::Compare {
+            baseline,
+            current,
+            tolerance,
+        } => compare_cmd(&baseline, &current, &tolerance),
     }
 }
 
@@ -77,11 +104,59 @@ async fn interrupted() {
     eprintln!("\ninterrupted: stopping and writing the report for what ran");
 }
 
-fn run_cmd(path: &std::path::Path, out: Option<PathBuf>, sets: &[String]) -> i32 {
+fn tolerances(raw: &[String]) -> Result<Vec<(&'static str, f64)>, String> {
+    raw.iter().map(|t| compare::parse_tolerance(t)).collect()
+}
+
+fn compare_cmd(baseline: &Path, current: &Path, raw: &[String]) -> i32 {
+    let inputs = (|| {
+        Ok::<_, String>((
+            compare::read(baseline)?,
+            compare::read(current)?,
+            tolerances(raw)?,
+        ))
+    })();
+    let (b, c, tol) = match inputs {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let rows = compare::compare(&b, &c, &tol);
+    print!(
+        "{}",
+        compare::markdown(
+            &rows,
+            &baseline.display().to_string(),
+            &current.display().to_string()
+        )
+    );
+    if rows.iter().any(|r| r.regression) {
+        EXIT_REGRESSION
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn run_cmd(
+    path: &Path,
+    out: Option<PathBuf>,
+    sets: &[String],
+    baseline: Option<&Path>,
+    raw_tol: &[String],
+) -> i32 {
     let scn = match scenario::load(path, sets) {
         Ok(s) => s,
         Err(e) => {
             eprint!("{e}");
+            return EXIT_INVALID;
+        }
+    };
+    let base = match (baseline.map(compare::read).transpose(), tolerances(raw_tol)) {
+        (Ok(b), Ok(t)) => b.map(|b| (b, t)),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
             return EXIT_INVALID;
         }
     };
@@ -111,12 +186,29 @@ fn run_cmd(path: &std::path::Path, out: Option<PathBuf>, sets: &[String]) -> i32
         return EXIT_RUNTIME;
     }
     println!(
-        "  report: {}/report.json (summary.txt, junit.xml, *.hgrm)\n",
+        "  report: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
         dir.display()
     );
-    if rep.pass {
-        EXIT_PASS
-    } else {
+    let mut regression = false;
+    if let (Some((b, tol)), Some(bpath)) = (base, baseline) {
+        let rows = compare::compare(&b, &rep.json, &tol);
+        let md = compare::markdown(
+            &rows,
+            &bpath.display().to_string(),
+            &dir.join("report.json").display().to_string(),
+        );
+        print!("{md}");
+        if let Err(e) = std::fs::write(dir.join("comparison.md"), &md) {
+            eprintln!("error: writing comparison.md: {e}");
+            return EXIT_RUNTIME;
+        }
+        regression = rows.iter().any(|r| r.regression);
+    }
+    if !rep.pass {
         EXIT_THRESHOLD
+    } else if regression {
+        EXIT_REGRESSION
+    } else {
+        EXIT_PASS
     }
 }

@@ -2,6 +2,7 @@
 //! measures every acquisition with HdrHistograms and writes a report with a verdict.
 
 pub mod cli;
+pub mod compare;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod compare_regression;
 mod external_authority;
 mod interrupt;
 mod obo_and_closed_model;
