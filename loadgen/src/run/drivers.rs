@@ -151,7 +151,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
         }
         // A cache hit completes without awaiting anything: yield now and then so the
         // open-model schedulers sharing the runtime start their arrivals on time.
-        if pending % 32 == 0 {
+        if pending.is_multiple_of(32) {
             tokio::task::yield_now().await;
         }
     }
