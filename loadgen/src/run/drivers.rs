@@ -9,10 +9,14 @@ use tokencache::client::TokenSource;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::flows::FlowCtx;
+use rand::Rng as _;
+use tokencache::client::AuthResult;
+
+use super::flows::{FlowCtx, IterError};
 use super::memory::{sample, MemSample};
 use super::pick::Picker;
 use super::schedule::Schedule;
+use super::session::Bounds;
 use super::stats::WorkloadStats;
 
 /// DurationTotal of one workload over one interval (virtual seconds since the start).
@@ -94,12 +98,31 @@ pub async fn open_model(
             break;
         }
         let idx = d.picker.pick(&mut rng);
+        let seed: Option<u64> = d.flow.session_spec().map(|_| rng.random());
         let Ok(permit) = sem.clone().try_acquire_owned() else {
             lock(&d.stats).counts.dropped += 1;
             d.live.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         };
         let (flow, stats, live) = (d.flow.clone(), d.stats.clone(), d.live.clone());
+        if let Some(seed) = seed {
+            let (clock, stop, deadline) = (d.clock.clone(), d.stop.clone(), d.deadline);
+            tasks.spawn(async move {
+                let mut record = |r: &Result<_, _>, total| {
+                    note(&live, r);
+                    lock(&stats).record(r, total);
+                };
+                let bounds = Bounds {
+                    deadline,
+                    stop: &stop,
+                };
+                flow.session(idx, seed, intended, &clock, bounds, &mut record)
+                    .await;
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+            continue;
+        }
         tasks.spawn(async move {
             let r = flow.acquire(idx).await;
             let total = intended.elapsed();
@@ -115,7 +138,7 @@ pub async fn open_model(
 /// Sleeps until `t` precisely: tokio's timer has millisecond granularity and would add up
 /// to a millisecond of scheduler lag to every latency measured from the intended start, so
 /// the last stretch is spent yielding.
-async fn wait_until(t: Instant) {
+pub async fn wait_until(t: Instant) {
     let slack = Duration::from_millis(2);
     let now = Instant::now();
     if t > now + slack {
@@ -133,14 +156,31 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
     let mut pending = 0u32;
     while Instant::now() < d.deadline && !d.stop.load(Ordering::Relaxed) {
         let idx = d.picker.pick(&mut rng);
-        let t0 = Instant::now();
-        let r = d.flow.acquire(idx).await;
-        let total = r
-            .as_ref()
-            .map_or_else(|_| t0.elapsed(), |a| a.metadata.duration_total);
-        note(&d.live, &r);
-        local.record(&r, total);
-        pending += 1;
+        if d.flow.session_spec().is_some() {
+            let seed = rng.random();
+            let bounds = Bounds {
+                deadline: d.deadline,
+                stop: &d.stop,
+            };
+            let mut record = |r: &Result<AuthResult, IterError>, total: Duration| {
+                let total = r.as_ref().map_or(total, |a| a.metadata.duration_total);
+                note(&d.live, r);
+                local.record(r, total);
+                pending += 1;
+            };
+            d.flow
+                .session(idx, seed, Instant::now(), &d.clock, bounds, &mut record)
+                .await;
+        } else {
+            let t0 = Instant::now();
+            let r = d.flow.acquire(idx).await;
+            let total = r
+                .as_ref()
+                .map_or_else(|_| t0.elapsed(), |a| a.metadata.duration_total);
+            note(&d.live, &r);
+            local.record(&r, total);
+            pending += 1;
+        }
         if pending >= 16_384 || last_flush.elapsed() > Duration::from_millis(100) {
             lock(&d.stats).merge(&local);
             // Fresh histograms start small (they grow to the largest value recorded), which

@@ -78,7 +78,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let shared: Vec<Shared> = scn.workloads.iter().map(|_| Shared::default()).collect();
     let mut drivers = JoinSet::new();
     for (w, wl) in scn.workloads.iter().enumerate() {
-        let picker = Arc::new(Picker::new(pick_of(&wl.flow), wl.flow.population()));
+        let picker = Arc::new(Picker::new(pick_of(&wl.flow), wl.flow.pick_population()));
         let flow = parts.flows[w].clone();
         let ctx = Driver {
             flow,

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mock_authority::{Authority, User, UserAssertion};
-use tokencache::client::{AcquireError, AcquireOptions, AuthResult, ConfidentialClient};
+use tokencache::client::{AccountId, AcquireError, AcquireOptions, AuthResult, ConfidentialClient};
 use tokencache::SharedClock;
 
 use super::authority::EMBEDDED_BASE;
-use super::signin::{SignIns, REDIRECT_URI};
+use super::signin::{SignIns, UserState, REDIRECT_URI};
 use crate::scenario::model::FlowSpec;
 
 /// Tenant `i`'s name (the mock accepts any tenant).
@@ -134,8 +134,40 @@ impl FlowCtx {
 }
 
 impl FlowCtx {
-    /// A user's first iteration signs in (authorization code; that is its acquisition);
-    /// later ones are silent.
+    /// Signs `user` in if needed (with `state` locked by the caller). Returns the account and,
+    /// when this call signed in, the code redemption's result (that is an acquisition).
+    pub async fn ensure_signed_in(
+        &self,
+        state: &mut UserState,
+        user: u64,
+        tenant: &str,
+        scope: &str,
+    ) -> Result<(AccountId, Option<AuthResult>), IterError> {
+        if let Some(a) = &state.account {
+            return Ok((a.clone(), None));
+        }
+        let sign_ins = self
+            .sign_ins
+            .as_ref()
+            .ok_or_else(|| IterError::Setup("no sign-in source".into()))?;
+        let code = sign_ins
+            .code(user, tenant, self.client.client_id(), scope)
+            .map_err(IterError::Setup)?;
+        let r = self
+            .client
+            .acquire_token_by_authorization_code(tenant, &code, REDIRECT_URI, &[scope])
+            .await
+            .map_err(IterError::Acquire)?;
+        let account = r
+            .account
+            .clone()
+            .ok_or_else(|| IterError::Setup("code redemption returned no account".into()))?;
+        state.account = Some(account.clone());
+        Ok((account, Some(r)))
+    }
+
+    /// Without sessions: a user's first iteration signs in (authorization code; that is its
+    /// acquisition); later ones are silent.
     async fn web_app(
         &self,
         user: u64,
@@ -147,30 +179,16 @@ impl FlowCtx {
             .sign_ins
             .as_ref()
             .ok_or_else(|| IterError::Setup("no sign-in source".into()))?;
-        let cell = sign_ins.cell(user);
-        let mut signed_in = None;
-        let account = cell
-            .get_or_try_init(|| async {
-                let code = sign_ins
-                    .code(user, tenant, self.client.client_id(), scope)
-                    .map_err(IterError::Setup)?;
-                let r = self
-                    .client
-                    .acquire_token_by_authorization_code(tenant, &code, REDIRECT_URI, &[scope])
-                    .await
-                    .map_err(IterError::Acquire)?;
-                let account = r.account.clone().ok_or_else(|| {
-                    IterError::Setup("code redemption returned no account".into())
-                })?;
-                signed_in = Some(r);
-                Ok::<_, IterError>(account)
-            })
-            .await?;
+        let state = sign_ins.state(user);
+        let (account, signed_in) = {
+            let mut st = state.lock().await;
+            self.ensure_signed_in(&mut st, user, tenant, scope).await?
+        };
         match signed_in {
             Some(r) => Ok(r),
             None => self
                 .client
-                .acquire_token_silent(account, &[scope], opts)
+                .acquire_token_silent(&account, &[scope], opts)
                 .await
                 .map_err(IterError::Acquire),
         }

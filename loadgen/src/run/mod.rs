@@ -9,6 +9,7 @@ pub mod memory;
 pub mod pick;
 mod progress;
 pub mod schedule;
+mod session;
 mod setup;
 mod signin;
 pub mod stats;

@@ -1,23 +1,33 @@
-//! Web-app users: each signs in once through the embedded mock's authorize endpoint (a code
+//! Web-app users: a user signs in through the embedded mock's authorize endpoint (a code
 //! for a test user, no interaction), the code is redeemed by the confidential client, and
-//! the account is kept for silent acquisitions. Concurrent first uses of one user share the
-//! one sign-in.
+//! the account is kept for silent acquisitions until the user signs out. A user's state is
+//! behind an async lock, so concurrent first uses share one sign-in and a sign-out (which
+//! removes the account's partition) never overlaps another session's sign-in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use mock_authority::Authority;
 use tokencache::client::AccountId;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex as AsyncMutex;
 
 /// Where the mock sends the browser back (never called: the code is read from it).
 pub const REDIRECT_URI: &str = "https://app.embedded.mock/signin-oidc";
 
-/// Signed-in accounts by user index.
+/// One user's sign-in state.
+#[derive(Debug, Default)]
+pub struct UserState {
+    /// Signed in as this account.
+    pub account: Option<AccountId>,
+    /// Sessions of this user running now.
+    pub active: usize,
+}
+
+/// Users by index.
 #[derive(Debug)]
 pub struct SignIns {
     mock: Arc<Authority>,
-    by_user: Mutex<HashMap<u64, Arc<OnceCell<AccountId>>>>,
+    by_user: Mutex<HashMap<u64, Arc<AsyncMutex<UserState>>>>,
 }
 
 impl SignIns {
@@ -28,8 +38,8 @@ impl SignIns {
         }
     }
 
-    /// The cell holding user `u`'s account once signed in.
-    pub fn cell(&self, user: u64) -> Arc<OnceCell<AccountId>> {
+    /// User `u`'s state.
+    pub fn state(&self, user: u64) -> Arc<AsyncMutex<UserState>> {
         let mut m = self.by_user.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(user).or_default().clone()
     }

@@ -15,6 +15,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "users",
     "resources",
     "assertions",
+    "session",
     "arrival",
     "concurrency",
     "max_in_flight",
@@ -130,12 +131,16 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
         }
         Some(_) => {
             reject(cx, &f, p, &["tenants", "assertions"], "web_app");
+            let session = f
+                .get("session")
+                .map(|s| session(cx, s, &join(p, "session")));
             let (users, tenants, pick) = users(cx, &f, p)?;
             Some(FlowSpec::WebApp {
                 users,
                 tenants,
                 pick,
                 resources: resources?,
+                session: session.map_or(Some(None), |s| s.map(Some))?,
             })
         }
         None => None,
@@ -146,6 +151,43 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
         flow: flow?,
         arrival: arrival?,
         max_in_flight,
+    })
+}
+
+fn session(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<Session> {
+    let f = cx.map(n, p, &["requests", "think_time", "sign_out"])?;
+    let requests_mean = match f.get("requests") {
+        None => Some(1.0),
+        Some(
+            r @ Node {
+                value: Value::Map(_),
+                ..
+            },
+        ) => {
+            let rp = join(p, "requests");
+            cx.map(r, &rp, &["mean"])
+                .and_then(|rf| cx.req(&rf, "mean", &rp, Ctx::number))
+        }
+        Some(r) => cx.number(r, &join(p, "requests")),
+    };
+    if let (Some(m), Some(node)) = (requests_mean, f.get("requests")) {
+        if !(1.0..=1e6).contains(&m) {
+            cx.err(
+                node.pos,
+                &join(p, "requests"),
+                "the mean must be in 1..=1000000",
+            );
+            return None;
+        }
+    }
+    let think_time = cx
+        .opt(&f, "think_time", p, Ctx::duration)
+        .unwrap_or_default();
+    let sign_out = cx.opt(&f, "sign_out", p, Ctx::boolean).unwrap_or(true);
+    Some(Session {
+        requests_mean: requests_mean?,
+        think_time,
+        sign_out,
     })
 }
 

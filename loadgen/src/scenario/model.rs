@@ -121,15 +121,27 @@ pub enum FlowSpec {
         assertion_lifetime: Duration,
         resources: Vec<String>,
     },
-    /// Users sign in once by the authorization-code flow against the embedded mock (the
-    /// first iteration for a user), then every iteration is a silent acquisition for one
-    /// of `resources` (refresh token when the access token is missing or expired).
+    /// Users sign in by the authorization-code flow against the embedded mock, then acquire
+    /// silently for one of `resources` (refresh token when the access token is missing or
+    /// expired). Without `session` every iteration is one acquisition for one user × resource;
+    /// with it every iteration is a session of requests separated by think time.
     WebApp {
         users: u64,
         tenants: u64,
         pick: Pick,
         resources: Vec<String>,
+        session: Option<Session>,
     },
+}
+
+/// A web-app session: sign in if needed, `requests` silent acquisitions (geometric, this
+/// mean) `think_time` apart, then sign out (the account's partition is removed) when no
+/// other session of the user is running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub requests_mean: f64,
+    pub think_time: Duration,
+    pub sign_out: bool,
 }
 
 impl FlowSpec {
@@ -138,6 +150,18 @@ impl FlowSpec {
             FlowSpec::ClientCredentials { .. } => "client_credentials",
             FlowSpec::OnBehalfOf { .. } => "on_behalf_of",
             FlowSpec::WebApp { .. } => "web_app",
+        }
+    }
+
+    /// What a pick chooses from: users for web-app sessions, else [`Self::population`].
+    pub fn pick_population(&self) -> u64 {
+        match self {
+            FlowSpec::WebApp {
+                users,
+                session: Some(_),
+                ..
+            } => *users,
+            _ => self.population(),
         }
     }
 

@@ -88,3 +88,40 @@ workload:
         "one partition per account"
     );
 }
+
+fn sessions(sign_out: bool) -> String {
+    format!(
+        "name: sessions
+duration: 2m
+clock: {{ speed: 120 }}
+authority: {{ embedded: {{ signing: es256 }} }}
+workload:
+  - name: web
+    flow: web_app
+    users: {{ count: 10, tenants: 2 }}
+    resources: [api://graph/.default, api://files/.default]
+    session: {{ requests: {{ mean: 4 }}, think_time: 2s, sign_out: {sign_out} }}
+    arrival: {{ rate: 1/s }}
+"
+    )
+}
+
+#[test]
+fn web_app_sessions_sign_in_acquire_silently_and_sign_out() {
+    let _turn = heavy();
+    for sign_out in [true, false] {
+        let (_, out) = run_text(&sessions(sign_out));
+        let c = &out.workloads[0].counts;
+        assert_eq!(c.failed, 0, "{:?}", c.errors);
+        // 120 sessions of 4 requests on average (a few cut short by the end of the run).
+        assert!((300..=600).contains(&c.acquisitions), "{}", c.acquisitions);
+        assert!(c.source[0] > c.source[1], "{:?}", c.source);
+        assert_eq!(out.idp_by_status.keys().collect::<Vec<_>>(), ["200"]);
+        let left = out.memory.last().unwrap().l1_entries;
+        if sign_out {
+            assert_eq!(left, 0, "every session signed out at its end");
+        } else {
+            assert!((1..=10).contains(&left), "{left}");
+        }
+    }
+}
