@@ -12,7 +12,7 @@ use opentelemetry::metrics::Meter;
 
 use crate::clock::SharedClock;
 use crate::envelope::Envelope;
-use crate::l1::{L1Entry, L1};
+use crate::l1::{HotToken, L1Entry, TokenRead, HOT_TOKENS, L1};
 use crate::l2::{L2Error, L2Op, L2Store, L2Usage};
 use crate::metrics::{CacheInstruments, L2Outcome};
 use crate::model::{DecodeError, Partition};
@@ -45,6 +45,15 @@ impl CacheLevel {
 pub enum CacheError {
     #[error(transparent)]
     L2(#[from] L2Error),
+}
+
+/// An access token found in L1 by [`TokenCache::l1_access_token`].
+#[derive(Debug, Clone)]
+pub struct L1Token {
+    pub secret: crate::model::Secret,
+    /// Unix seconds.
+    pub expires_on: u64,
+    pub refresh_on: Option<u64>,
 }
 
 /// The result of a read.
@@ -166,6 +175,40 @@ impl TokenCache {
             .ok()?;
         inner.counters.l1_hits.inc();
         Some(p)
+    }
+
+    /// The hot path of a hit, L1 only: the access token with `index` (see
+    /// [`crate::model::keys::access_token_index`]) in the partition under `partition_key`.
+    /// Counts hits, not misses (a caller that falls back to [`Self::get`] counts the miss).
+    pub fn l1_access_token(&self, partition_key: &str, index: &str) -> Option<L1Token> {
+        let inner = &self.inner;
+        let found =
+            match inner
+                .l1
+                .as_ref()?
+                .get_token(partition_key, index, inner.clock.now_secs())?
+            {
+                TokenRead::Hot {
+                    secret,
+                    expires_on,
+                    refresh_on,
+                } => L1Token {
+                    secret,
+                    expires_on,
+                    refresh_on,
+                },
+                TokenRead::Partition(p) => {
+                    let at = p.access_token_by_index(index)?;
+                    L1Token {
+                        secret: at.secret.clone(),
+                        expires_on: at.expires_on.0,
+                        refresh_on: at.refresh_on.map(|r| r.0),
+                    }
+                }
+                TokenRead::Expired => return None,
+            };
+        inner.counters.l1_hits.inc();
+        Some(found)
     }
 
     /// Reads a partition: L1, then L2 (which fills L1), then a miss.
@@ -320,9 +363,21 @@ impl Inner {
             l1.invalidate(partition_key);
             return;
         }
+        let mut hot: [Option<HotToken>; HOT_TOKENS] = Default::default();
+        if partition.access_token_count() <= HOT_TOKENS {
+            for (slot, (index, at)) in hot.iter_mut().zip(partition.indexed_access_tokens()) {
+                *slot = HotToken::new(
+                    index,
+                    at.expires_on.0,
+                    at.refresh_on.map(|r| r.0),
+                    at.secret.clone(),
+                );
+            }
+        }
         l1.insert(
             partition_key.to_owned(),
             Arc::new(L1Entry {
+                hot,
                 partition,
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
                 valid_until_secs,

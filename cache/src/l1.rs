@@ -19,17 +19,77 @@ use moka::notification::RemovalCause;
 use moka::Expiry;
 
 use crate::clock::SharedClock;
-use crate::model::Partition;
+use crate::model::{Partition, Secret};
 
 /// One read in this many is recorded in moka's policy.
 pub(crate) const POLICY_SAMPLE: u32 = 8;
 
+/// Index strings up to this long are kept inline in a [`HotToken`].
+pub(crate) const HOT_INDEX_MAX: usize = 120;
+/// Partitions with at most this many access tokens get them inline in their L1 entry.
+pub(crate) const HOT_TOKENS: usize = 2;
+
+/// An access token copied into its L1 entry, so the hit for a small partition (the common
+/// app-token shape: a tenant and a resource or two) reads one allocation instead of
+/// chasing the partition's maps. The index is compared in full (inline bytes): exact.
+#[derive(Debug)]
+pub(crate) struct HotToken {
+    index: [u8; HOT_INDEX_MAX],
+    index_len: u8,
+    pub expires_on: u64,
+    pub refresh_on: Option<u64>,
+    pub secret: Secret,
+}
+
+impl HotToken {
+    pub(crate) fn new(
+        index: &str,
+        expires_on: u64,
+        refresh_on: Option<u64>,
+        secret: Secret,
+    ) -> Option<Self> {
+        if index.len() > HOT_INDEX_MAX {
+            return None;
+        }
+        let mut buf = [0u8; HOT_INDEX_MAX];
+        buf[..index.len()].copy_from_slice(index.as_bytes());
+        Some(HotToken {
+            index: buf,
+            index_len: index.len() as u8,
+            expires_on,
+            refresh_on,
+            secret,
+        })
+    }
+
+    fn is(&self, index: &str) -> bool {
+        &self.index[..usize::from(self.index_len)] == index.as_bytes()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct L1Entry {
-    pub partition: Arc<Partition>,
-    pub weight: u32,
+    /// Inline copies of the partition's access tokens when it holds at most [`HOT_TOKENS`].
+    pub hot: [Option<HotToken>; HOT_TOKENS],
     /// Cache-clock Unix seconds after which the entry holds nothing usable.
     pub valid_until_secs: u64,
+    pub weight: u32,
+    pub partition: Arc<Partition>,
+}
+
+/// What an L1 access-token read found.
+#[derive(Debug)]
+pub(crate) enum TokenRead {
+    /// The token, from the entry's inline copy.
+    Hot {
+        secret: Secret,
+        expires_on: u64,
+        refresh_on: Option<u64>,
+    },
+    /// The partition is cached but keeps no inline copy of this token: look it up there.
+    Partition(Arc<Partition>),
+    /// The entry is past its tokens' lifetime.
+    Expired,
 }
 
 struct L1Expiry {
@@ -105,6 +165,33 @@ impl L1 {
                 Err(())
             }
         };
+        self.record_read(key);
+        Some(found)
+    }
+
+    /// The access token with `index` in the partition under `key`: from the entry's inline
+    /// copy when it has one, else the partition to look in.
+    pub(crate) fn get_token(&self, key: &str, index: &str, now_secs: u64) -> Option<TokenRead> {
+        let found = {
+            let e = self.index.get(key)?;
+            if e.valid_until_secs <= now_secs {
+                TokenRead::Expired
+            } else {
+                match e.hot.iter().flatten().find(|h| h.is(index)) {
+                    Some(h) => TokenRead::Hot {
+                        secret: h.secret.clone(),
+                        expires_on: h.expires_on,
+                        refresh_on: h.refresh_on,
+                    },
+                    None => TokenRead::Partition(e.partition.clone()),
+                }
+            }
+        };
+        self.record_read(key);
+        Some(found)
+    }
+
+    fn record_read(&self, key: &str) {
         let n = READS.with(|c| {
             let n = c.get().wrapping_add(1);
             c.set(n);
@@ -114,7 +201,6 @@ impl L1 {
             // Feeds frequency and recency; the value itself comes from the index.
             let _ = self.policy.get(key);
         }
-        Some(found)
     }
 
     pub(crate) fn insert(&self, key: String, entry: Arc<L1Entry>) {

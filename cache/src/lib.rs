@@ -18,7 +18,7 @@ pub mod options;
 mod stats;
 mod writebehind;
 
-pub use cache::{CacheError, CacheLevel, Lookup, TokenCache};
+pub use cache::{CacheError, CacheLevel, L1Token, Lookup, TokenCache};
 pub use clock::{Clock, ManualClock, ScaledClock, SharedClock, SystemClock};
 pub use envelope::{EncryptionKey, Envelope, KeyError};
 pub use l2::{L2Error, L2Op, L2Store, L2Usage};

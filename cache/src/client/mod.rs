@@ -485,11 +485,9 @@ impl ConfidentialClient {
             push_lower(index, tenant);
             index.push('|');
             index.push_str(scope);
-            let p = cache.l1_hit(pk)?;
-            let at = p.access_token_by_index(index)?;
+            let at = cache.l1_access_token(pk, index)?;
             let now = inner.clock.now_secs();
-            if at.expires_on.0 <= now + EXPIRY_BUFFER_SECS
-                || at.refresh_on.is_some_and(|r| r.0 <= now)
+            if at.expires_on <= now + EXPIRY_BUFFER_SECS || at.refresh_on.is_some_and(|r| r <= now)
             {
                 return None;
             }
@@ -497,8 +495,8 @@ impl ConfidentialClient {
             // The index matched, so the token's realm and target equal the request's tenant
             // and scope (case aside): copy the caller's (hot) strings, not the entry's (cold).
             Some(AuthResult {
-                access_token: at.secret.clone(),
-                expires_on: at.expires_on.0,
+                access_token: at.secret,
+                expires_on: at.expires_on,
                 scopes: (*scope).to_owned(),
                 tenant_id: tenant.to_owned(),
                 account: None,
@@ -509,7 +507,7 @@ impl ConfidentialClient {
                     token_source: TokenSource::Cache,
                     cache_level: CacheLevel::L1,
                     cache_refresh_reason: CacheRefreshReason::NotApplicable,
-                    refresh_on: at.refresh_on.map(|r| r.0),
+                    refresh_on: at.refresh_on,
                     token_endpoint: None,
                 },
             })

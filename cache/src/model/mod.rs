@@ -353,6 +353,19 @@ impl Partition {
         self.app_metadata.get(&lower(client_id))
     }
 
+    /// Access tokens with their index (shadowed duplicates excluded).
+    pub fn indexed_access_tokens(&self) -> impl Iterator<Item = (&str, &AccessToken)> {
+        self.access_tokens
+            .by_index
+            .iter()
+            .map(|(index, (_, at))| (index.as_str(), at))
+    }
+
+    /// How many access tokens the partition holds.
+    pub fn access_token_count(&self) -> usize {
+        self.access_tokens.len()
+    }
+
     pub fn access_tokens(&self) -> impl Iterator<Item = &AccessToken> {
         self.access_tokens.iter().map(|(_, e)| e)
     }

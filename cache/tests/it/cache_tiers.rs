@@ -170,3 +170,72 @@ async fn concurrent_updates_to_one_partition_lose_nothing_with_synchronization()
     assert_eq!(p2.access_tokens().count(), 100);
     let _ = Arc::strong_count(&p2);
 }
+
+#[tokio::test]
+async fn l1_access_token_finds_exactly_the_requested_token_inline_or_in_the_partition() {
+    let (clock, store) = manual_memory();
+    let cache = cache_over(CacheOptions::default(), store, clock.clone());
+    let exp = t0_plus(Duration::from_secs(3600));
+    let index = |scope: &str| {
+        tokencache::model::keys::access_token_index("", CLIENT, "t1", &normalize_scopes([scope]))
+    };
+    let key = partition::app(CLIENT, Some("t1"));
+    // Two tokens: both kept inline in the L1 entry.
+    cache
+        .update(&key, |p| {
+            p.upsert_access_token(app_token(CLIENT, "t1", "api://a/.default", exp, "sa"));
+            p.upsert_access_token(app_token(CLIENT, "t1", "api://b/.default", exp + 60, "sb"));
+        })
+        .await
+        .unwrap();
+    let a = cache
+        .l1_access_token(&key, &index("api://a/.default"))
+        .unwrap();
+    let b = cache
+        .l1_access_token(&key, &index("api://b/.default"))
+        .unwrap();
+    assert_eq!((a.secret.expose(), a.expires_on), ("sa", exp));
+    assert_eq!((b.secret.expose(), b.expires_on), ("sb", exp + 60));
+    assert!(cache
+        .l1_access_token(&key, &index("api://c/.default"))
+        .is_none());
+    // A prefix of a stored index is not a match.
+    let a_index = index("api://a/.default");
+    assert!(cache
+        .l1_access_token(&key, &a_index[..a_index.len() - 1])
+        .is_none());
+
+    // A third token: no inline copies any more, found through the partition, and the
+    // replaced token is the new one.
+    cache
+        .update(&key, |p| {
+            p.upsert_access_token(app_token(CLIENT, "t1", "api://c/.default", exp, "sc"));
+            p.upsert_access_token(app_token(
+                CLIENT,
+                "t1",
+                "api://a/.default",
+                exp + 120,
+                "sa2",
+            ));
+        })
+        .await
+        .unwrap();
+    let a = cache
+        .l1_access_token(&key, &index("api://a/.default"))
+        .unwrap();
+    assert_eq!((a.secret.expose(), a.expires_on), ("sa2", exp + 120));
+    assert_eq!(
+        cache
+            .l1_access_token(&key, &index("api://c/.default"))
+            .unwrap()
+            .secret
+            .expose(),
+        "sc"
+    );
+    // Past the latest expiry the entry serves nothing.
+    clock.advance(Duration::from_secs(3600 + 121));
+    assert!(cache
+        .l1_access_token(&key, &index("api://a/.default"))
+        .is_none());
+    assert_eq!(cache.stats().l1_hits, 5);
+}
