@@ -2,7 +2,7 @@
 //! end-of-run summary, also printed), one .hgrm per histogram, intervals.hlog and junit.xml.
 
 pub mod hgrm;
-mod hlog;
+pub mod hlog;
 mod junit;
 pub mod observe;
 mod summary;

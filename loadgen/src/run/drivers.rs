@@ -19,26 +19,36 @@ use super::schedule::Schedule;
 use super::session::Bounds;
 use super::stats::WorkloadStats;
 
-/// DurationTotal of one workload over one interval (virtual seconds since the start).
+/// DurationTotal of one workload over one interval (virtual seconds since the start),
+/// already encoded as an interval-log line (a few hundred bytes instead of a histogram).
 #[derive(Debug, Clone)]
 pub struct Interval {
     pub workload: usize,
     pub start_s: f64,
     pub length_s: f64,
-    pub hist: hdrhistogram::Histogram<u64>,
+    pub line: String,
 }
 
 /// Takes every workload's interval histogram for `[from_s, to_s)`.
-pub fn take_intervals(shared: &[Shared], from_s: f64, to_s: f64, out: &mut Vec<Interval>) {
+pub fn take_intervals(
+    shared: &[Shared],
+    names: &[String],
+    from_s: f64,
+    to_s: f64,
+    out: &mut Vec<Interval>,
+) {
     for (w, s) in shared.iter().enumerate() {
-        let mut st = lock(s);
-        let fresh = WorkloadStats::default().hists.interval;
-        let hist = std::mem::replace(&mut st.hists.interval, fresh);
+        let hist = {
+            let mut st = lock(s);
+            let fresh = WorkloadStats::default().hists.interval;
+            std::mem::replace(&mut st.hists.interval, fresh)
+        };
+        let length_s = (to_s - from_s).max(0.0);
         out.push(Interval {
             workload: w,
             start_s: from_s,
-            length_s: (to_s - from_s).max(0.0),
-            hist,
+            length_s,
+            line: crate::report::hlog::line(&hist, &names[w], from_s, length_s),
         });
     }
 }
@@ -226,6 +236,7 @@ pub async fn sampler(
 /// into the log. Returns the log and where its last interval ended (virtual seconds).
 pub async fn interval_logger(
     shared: Vec<Shared>,
+    names: Vec<String>,
     out: Arc<Mutex<Vec<Interval>>>,
     stop: Arc<AtomicBool>,
     start: Instant,
@@ -246,6 +257,7 @@ pub async fn interval_logger(
         let mut log = out.lock().unwrap_or_else(|p| p.into_inner());
         take_intervals(
             &shared,
+            &names,
             f64::from(k - 1) * every_v,
             f64::from(k) * every_v,
             &mut log,

@@ -116,8 +116,10 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         sample(&parts.cache, start, start_v, &*clock).await,
     ]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
+    let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let interval_task = tokio::spawn(interval_logger(
         shared.clone(),
+        names.clone(),
         intervals.clone(),
         stop.clone(),
         start,
@@ -166,7 +168,13 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(&shared, last_s, virtual_secs.max(last_s), &mut intervals);
+    take_intervals(
+        &shared,
+        &names,
+        last_s,
+        virtual_secs.max(last_s),
+        &mut intervals,
+    );
     Ok(RunOutput {
         started_at,
         wall,
