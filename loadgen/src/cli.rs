@@ -1,6 +1,6 @@
-//! The command line (stable names, DESIGN §4): `loadgen run`, `validate` and `compare`, and
-//! the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression against the
-//! baseline · 99 a threshold failed.
+//! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare` and
+//! `report`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,8 @@ pub enum Cmd {
         #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
         tolerance: Vec<String>,
     },
+    /// Print the summary of a past run from its report.json (as `run` printed it).
+    Report { report: PathBuf },
     /// Compare two reports: a Markdown table (for a PR comment); exit 98 on a regression.
     Compare {
         baseline: PathBuf,
@@ -69,6 +71,16 @@ pub fn main_with(cli: Cli) -> i32 {
             baseline,
             tolerance,
         } => run_cmd(&scenario, out, &set, baseline.as_deref(), &tolerance),
+        Cmd::Report { report } => match compare::read(&report) {
+            Ok(r) => {
+                print!("{}", report::summary::render(&r));
+                EXIT_PASS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            }
+        },
         Cmd::Compare {
             baseline,
             current,

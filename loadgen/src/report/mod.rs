@@ -5,7 +5,7 @@ pub mod hgrm;
 pub mod hlog;
 mod junit;
 pub mod observe;
-mod summary;
+pub mod summary;
 mod time;
 
 use std::path::Path;
@@ -157,7 +157,7 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
         "thresholds": thresholds,
         "verdict": if pass { "pass" } else { "fail" },
     });
-    let summary = summary::render(scn, out, &all, &thresholds, pass);
+    let summary = summary::render(&json);
     Report {
         json,
         summary,

@@ -1,24 +1,27 @@
 //! The end-of-run summary in the style of k6: thresholds with ✓/✗ and the observed value,
-//! then the metrics, overall and per workload.
+//! then the metrics, overall and per workload. Rendered from report.json alone, so
+//! `loadgen report REPORT.json` shows a past run exactly as it was printed.
 
 use std::fmt::Write as _;
 
-use hdrhistogram::Histogram;
-use tokencache::client::CacheRefreshReason;
+use serde_json::Value;
 
-use super::observe::Outcome;
-use crate::run::stats::WorkloadStats;
-use crate::run::RunOutput;
-use crate::scenario::Scenario;
-use crate::thresholds::Unit;
+use crate::thresholds::{parse_expr, parse_metric, Unit};
 
 fn line(s: &mut String, indent: usize, name: &str, value: &str) {
     let dots = 34usize.saturating_sub(name.len() + indent);
     let _ = writeln!(s, "{:indent$}{name}{}: {value}", "", ".".repeat(dots));
 }
 
-fn ms(ns: u64) -> String {
-    let v = ns as f64 / 1e6;
+fn f(v: &Value, path: &str) -> f64 {
+    v.pointer(path).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+fn u(v: &Value, path: &str) -> u64 {
+    v.pointer(path).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn ms(v: f64) -> String {
     if v < 1.0 {
         format!("{:.0}µs", v * 1000.0)
     } else if v < 1000.0 {
@@ -28,19 +31,19 @@ fn ms(ns: u64) -> String {
     }
 }
 
-fn durations(h: &Histogram<u64>) -> String {
-    if h.is_empty() {
+fn durations(d: &Value) -> String {
+    if u(d, "/count") == 0 {
         return "no samples".into();
     }
     format!(
         "avg={} min={} med={} p(90)={} p(99)={} p(99.9)={} max={}",
-        ms(h.mean() as u64),
-        ms(h.min()),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.value_at_quantile(0.999)),
-        ms(h.max())
+        ms(f(d, "/mean")),
+        ms(f(d, "/min")),
+        ms(f(d, "/p50")),
+        ms(f(d, "/p90")),
+        ms(f(d, "/p99")),
+        ms(f(d, "/p999")),
+        ms(f(d, "/max"))
     )
 }
 
@@ -63,14 +66,15 @@ fn observed(unit: Unit, v: f64) -> String {
     }
 }
 
-fn workload_metrics(s: &mut String, indent: usize, w: &WorkloadStats, open: bool) {
-    let c = &w.counts;
-    let failed_pct = c.failed as f64 * 100.0 / c.acquisitions.max(1) as f64;
+/// The metrics of the whole run or of one flow (same keys).
+fn metrics(s: &mut String, indent: usize, w: &Value) {
+    let (n, failed) = (u(w, "/acquisitions/total"), u(w, "/acquisitions/failed"));
+    let pct = failed as f64 * 100.0 / n.max(1) as f64;
     line(
         s,
         indent,
         "acquisitions.failed",
-        &format!("{failed_pct:.2}%  {} of {}", c.failed, c.acquisitions),
+        &format!("{pct:.2}%  {failed} of {n}"),
     );
     line(
         s,
@@ -78,105 +82,110 @@ fn workload_metrics(s: &mut String, indent: usize, w: &WorkloadStats, open: bool
         "token_source",
         &format!(
             "cache={} identity_provider={} ratio={:.2}%",
-            c.source[0],
-            c.source[1],
-            w.cache_ratio() * 100.0
+            u(w, "/token_source/cache"),
+            u(w, "/token_source/identity_provider"),
+            f(w, "/token_source/cache_ratio") * 100.0
         ),
     );
     line(
         s,
         indent,
         "cache_level",
-        &format!("l1={} l2={} none={}", c.level[1], c.level[2], c.level[0]),
+        &format!(
+            "l1={} l2={} none={}",
+            u(w, "/cache_level/l1"),
+            u(w, "/cache_level/l2"),
+            u(w, "/cache_level/none")
+        ),
     );
-    let reasons: Vec<String> = CacheRefreshReason::ALL
-        .iter()
-        .zip(c.reason)
-        .filter(|(_, n)| *n > 0)
-        .map(|(r, n)| format!("{}={n}", r.as_str()))
+    let reasons: Vec<String> = w["refresh_reason"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| format!("{k}={n}")))
         .collect();
     line(s, indent, "refresh_reason", &reasons.join(" "));
-    line(s, indent, "duration_total", &durations(&w.hists.total));
-    if open {
-        line(
-            s,
-            indent,
-            "duration_total_uncorrected",
-            &durations(&w.hists.total_uncorrected),
-        );
-    }
+    let d = &w["durations_ms"];
+    line(s, indent, "duration_total", &durations(&d["total"]));
     line(
         s,
         indent,
-        "duration_in_cache",
-        &durations(&w.hists.in_cache),
+        "duration_total_uncorrected",
+        &durations(&d["total_uncorrected"]),
     );
-    line(s, indent, "duration_in_http", &durations(&w.hists.in_http));
-    if c.dropped > 0 || open {
-        line(s, indent, "dropped_iterations", &c.dropped.to_string());
-    }
+    line(s, indent, "duration_in_cache", &durations(&d["in_cache"]));
+    line(s, indent, "duration_in_http", &durations(&d["in_http"]));
+    line(
+        s,
+        indent,
+        "dropped_iterations",
+        &u(w, "/acquisitions/dropped_iterations").to_string(),
+    );
 }
 
-pub fn render(
-    scn: &Scenario,
-    out: &RunOutput,
-    all: &WorkloadStats,
-    outcomes: &[Outcome],
-    pass: bool,
-) -> String {
-    let mut s = String::new();
-    let wall = out.wall.as_secs_f64();
-    let _ = writeln!(
-        s,
-        "\n  scenario: {} ({}) · seed {} · {:.1}s wall · {:.0}s virtual (speed ×{}){}\n",
-        scn.name,
-        scn.file,
-        scn.seed,
-        wall,
-        out.virtual_secs,
-        scn.speed,
-        if out.interrupted {
-            " · INTERRUPTED"
+fn thresholds(s: &mut String, r: &Value) {
+    let Some(list) = r["thresholds"].as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    s.push_str("  THRESHOLDS\n\n");
+    let mut last = String::new();
+    for t in list {
+        let metric = t["metric"].as_str().unwrap_or("");
+        let expr = t["expr"].as_str().unwrap_or("");
+        if metric != last {
+            let _ = writeln!(s, "    {metric}");
+            last = metric.to_owned();
+        }
+        let mark = if t["pass"].as_bool() == Some(true) {
+            "✓"
         } else {
-            ""
-        }
-    );
-    if !outcomes.is_empty() {
-        s.push_str("  THRESHOLDS\n\n");
-        let mut last = "";
-        for (o, t) in outcomes.iter().zip(&scn.thresholds) {
-            if o.metric != last {
-                let _ = writeln!(s, "    {}", o.metric);
-                last = &o.metric;
-            }
-            let mark = if o.pass { "✓" } else { "✗" };
-            let obs = o.observed.map_or("nothing observed".to_owned(), |v| {
-                format!("{}={}", t.agg, observed(t.unit, v))
-            });
-            let _ = writeln!(s, "    {mark} '{}' {obs}", o.expr);
-        }
-        s.push('\n');
+            "✗"
+        };
+        let how = parse_metric(metric)
+            .ok()
+            .and_then(|(def, _)| Some((def.unit, parse_expr(def, expr).ok()?.0)));
+        let obs = match (t["observed"].as_f64(), how) {
+            (None, _) => "nothing observed".to_owned(),
+            (Some(v), Some((unit, agg))) => format!("{agg}={}", observed(unit, v)),
+            (Some(v), None) => format!("{v}"),
+        };
+        let _ = writeln!(s, "    {mark} '{expr}' {obs}");
     }
+    s.push('\n');
+}
+
+/// Renders a report (report.json's layout).
+pub fn render(r: &Value) -> String {
+    let mut s = String::new();
+    let (wall, virt) = (f(r, "/run/wall_seconds"), f(r, "/run/virtual_seconds"));
+    let _ =
+        writeln!(
+        s,
+        "\n  scenario: {} ({}) · seed {} · {wall:.1}s wall · {virt:.0}s virtual (speed ×{}){}\n",
+        r["scenario"]["name"].as_str().unwrap_or("?"),
+        r["scenario"]["file"].as_str().unwrap_or("?"),
+        u(r, "/run/seed"),
+        f(r, "/run/clock_speed"),
+        if r["run"]["interrupted"].as_bool() == Some(true) { " · INTERRUPTED" } else { "" }
+    );
+    thresholds(&mut s, r);
     s.push_str("  METRICS\n\n");
-    let n = all.counts.acquisitions;
+    let n = u(r, "/acquisitions/total") as f64;
     line(
         &mut s,
         4,
         "acquisitions",
         &format!(
             "{n}  {:.1}/s wall  {:.1}/s virtual",
-            n as f64 / wall.max(1e-9),
-            n as f64 / out.virtual_secs.max(1e-9)
+            n / wall.max(1e-9),
+            n / virt.max(1e-9)
         ),
     );
-    let any_open = scn
-        .workloads
-        .iter()
-        .any(|w| !matches!(w.arrival, crate::scenario::model::Arrival::Concurrency(_)));
-    workload_metrics(&mut s, 4, all, any_open);
-    let by_status: Vec<String> = out
-        .idp_by_status
-        .iter()
+    metrics(&mut s, 4, r);
+    let by_status: Vec<String> = r["identity_provider"]["by_status"]
+        .as_object()
+        .into_iter()
+        .flatten()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     line(
@@ -185,60 +194,67 @@ pub fn render(
         "identity_provider.requests",
         &format!(
             "{}  ({})",
-            out.idp_by_status.values().sum::<u64>(),
+            u(r, "/identity_provider/requests"),
             by_status.join(" ")
         ),
     );
-    let l2 = &out.cache;
     line(
         &mut s,
         4,
         "l2",
         &format!(
             "reads={} hits={} writes={} errors={} timeouts={}",
-            l2.l2_reads, l2.l2_hits, l2.l2_writes, l2.l2_errors, l2.l2_timeouts
+            u(r, "/l2/reads"),
+            u(r, "/l2/hits"),
+            u(r, "/l2/writes"),
+            u(r, "/l2/errors"),
+            u(r, "/l2/timeouts")
         ),
     );
-    let peak =
-        |f: fn(&crate::run::memory::MemSample) -> u64| out.memory.iter().map(f).max().unwrap_or(0);
+    let p = |k: &str| u(r, &format!("/memory/peak/{k}"));
     line(
         &mut s,
         4,
         "memory (peak)",
         &format!(
             "l1={} ({} entries) l2={} ({} keys) rss={}",
-            bytes(peak(|m| m.l1_bytes)),
-            peak(|m| m.l1_entries),
-            bytes(peak(|m| m.l2_bytes)),
-            peak(|m| m.l2_keys),
-            bytes(peak(|m| m.rss_bytes))
+            bytes(p("l1_bytes")),
+            p("l1_entries"),
+            bytes(p("l2_bytes")),
+            p("l2_keys"),
+            bytes(p("rss_bytes"))
         ),
     );
-    if scn.workloads.len() > 1 {
-        for (w, st) in scn.workloads.iter().zip(&out.workloads) {
-            let _ = writeln!(
-                s,
-                "\n    workload {} ({}): {} acquisitions",
-                w.name,
-                w.flow.name(),
-                st.counts.acquisitions
-            );
-            let open = !matches!(w.arrival, crate::scenario::model::Arrival::Concurrency(_));
-            workload_metrics(&mut s, 6, st, open);
-        }
+    let flows = r["flows"].as_object().filter(|f| f.len() > 1);
+    for (name, w) in flows.into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "\n    workload {name} ({}): {} acquisitions",
+            w["flow"].as_str().unwrap_or("?"),
+            u(w, "/acquisitions/total")
+        );
+        metrics(&mut s, 6, w);
     }
-    if !all.counts.errors.is_empty() {
+    if let Some(errors) = r["errors"].as_object().filter(|e| !e.is_empty()) {
         s.push_str("\n  ERRORS\n\n");
-        for (msg, n) in &all.counts.errors {
+        for (msg, n) in errors {
             let _ = writeln!(s, "    {n} × {msg}");
         }
     }
-    let passed = outcomes.iter().filter(|o| o.pass).count();
+    let list = r["thresholds"].as_array().map_or(&[][..], Vec::as_slice);
+    let passed = list
+        .iter()
+        .filter(|t| t["pass"].as_bool() == Some(true))
+        .count();
     let _ = writeln!(
         s,
         "\n  verdict: {} (thresholds {passed}/{} passed)\n",
-        if pass { "PASS" } else { "FAIL" },
-        outcomes.len()
+        if r["verdict"] == "pass" {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        list.len()
     );
     s
 }

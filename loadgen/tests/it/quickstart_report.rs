@@ -185,4 +185,14 @@ fn quickstart_runs_and_its_report_has_every_stable_key_and_consistent_numbers() 
     assert!(!junit.contains("<failure"), "{junit}");
     let summary = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
     assert!(summary.contains("METRICS"), "{summary}");
+    assert!(
+        stdout.starts_with(&summary),
+        "the printed summary is summary.txt"
+    );
+    // `loadgen report` re-renders it from report.json alone.
+    let (code, again, err) = loadgen(&[
+        "report",
+        &dir.path().join("report.json").display().to_string(),
+    ]);
+    assert_eq!((code, again), (0, summary), "{err}");
 }
