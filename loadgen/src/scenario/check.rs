@@ -78,10 +78,13 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
     };
     let app_names: Vec<String> = apps.iter().flatten().map(|a| a.name.clone()).collect();
     let workloads = super::check_workload::workloads(cx, &f, &app_names);
-    let wl_names: Vec<String> = workloads.iter().flatten().map(|w| w.name.clone()).collect();
+    // Workload tags of thresholds are checked only against workloads that were valid.
+    let wl_names: Option<Vec<String>> = workloads
+        .as_ref()
+        .map(|ws| ws.iter().map(|w| w.name.clone()).collect());
     let thresholds = match f.get("thresholds") {
         None => Some(Vec::new()),
-        Some(n) => super::check_workload::thresholds(cx, n, &wl_names),
+        Some(n) => super::check_workload::thresholds(cx, n, wl_names.as_deref()),
     };
     if let (Some(AuthoritySpec::External { .. }), Some(wls)) = (&authority, &workloads) {
         for w in wls {
@@ -275,7 +278,18 @@ fn apps(cx: &mut Ctx<'_>, n: &Node) -> Option<Vec<App>> {
 
 /// (memory_sample_every, interval).
 fn telemetry(cx: &mut Ctx<'_>, n: &Node) -> Option<(Duration, Duration)> {
-    let f = cx.map(n, "telemetry", &["memory_sample_every", "interval"])?;
+    let f = cx.map(
+        n,
+        "telemetry",
+        &["memory_sample_every", "interval", "traces"],
+    )?;
+    if let Some(t) = f.get("traces") {
+        cx.err(
+            t.pos,
+            "telemetry.traces",
+            "OpenTelemetry export is not implemented yet",
+        );
+    }
     let memory = cx.opt(&f, "memory_sample_every", "telemetry", positive);
     let interval = cx.opt(&f, "interval", "telemetry", positive);
     Some((

@@ -92,7 +92,26 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
             idx
         }
     };
-    let resources = cx.req(&f, "resources", p, |cx, n, rp| resources(cx, n, rp));
+    // web_app sessions may name their APIs under session.apis instead.
+    let session_apis = f.get("session").and_then(|s| match &s.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.name == "apis")
+            .map(|(_, v)| v),
+        _ => None,
+    });
+    let resources = match (f.get("resources"), session_apis) {
+        (Some(_), Some(a)) => {
+            cx.err(
+                a.pos,
+                &join(p, "session.apis"),
+                "give either resources or session.apis, not both",
+            );
+            None
+        }
+        (None, Some(a)) => resources(cx, a, &join(p, "session.apis")),
+        _ => cx.req(&f, "resources", p, |cx, n, rp| resources(cx, n, rp)),
+    };
     let arrival = arrival(cx, &f, n, p);
     let max_in_flight = cx
         .opt(&f, "max_in_flight", p, Ctx::uint)
@@ -100,7 +119,13 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
         .clamp(1, 1_000_000) as u32;
     let flow = match flow.as_deref() {
         Some("client_credentials") => {
-            reject(cx, &f, p, &["users", "assertions"], "client_credentials");
+            reject(
+                cx,
+                &f,
+                p,
+                &["users", "assertions", "session"],
+                "client_credentials",
+            );
             let (count, pick) = population(cx, &f, "tenants", p)?;
             Some(FlowSpec::ClientCredentials {
                 tenants: count,
@@ -109,7 +134,7 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
             })
         }
         Some("on_behalf_of") => {
-            reject(cx, &f, p, &["tenants"], "on_behalf_of");
+            reject(cx, &f, p, &["tenants", "session"], "on_behalf_of");
             let (users, tenants, pick) = users(cx, &f, p)?;
             let assertion_lifetime = match f.get("assertions") {
                 None => Some(Duration::from_secs(3600)),
@@ -155,7 +180,7 @@ fn workload(cx: &mut Ctx<'_>, n: &Node, p: &str, apps: &[String]) -> Option<Work
 }
 
 fn session(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<Session> {
-    let f = cx.map(n, p, &["requests", "think_time", "sign_out"])?;
+    let f = cx.map(n, p, &["requests", "think_time", "sign_out", "apis"])?;
     let requests_mean = match f.get("requests") {
         None => Some(1.0),
         Some(
@@ -333,7 +358,11 @@ fn arrival(cx: &mut Ctx<'_>, f: &Fields<'_>, n: &Node, p: &str) -> Option<Arriva
     }
 }
 
-pub fn thresholds(cx: &mut Ctx<'_>, n: &Node, workloads: &[String]) -> Option<Vec<Threshold>> {
+pub fn thresholds(
+    cx: &mut Ctx<'_>,
+    n: &Node,
+    workloads: Option<&[String]>,
+) -> Option<Vec<Threshold>> {
     let Value::Map(entries) = &n.value else {
         cx.err(
             n.pos,
@@ -358,7 +387,7 @@ pub fn thresholds(cx: &mut Ctx<'_>, n: &Node, workloads: &[String]) -> Option<Ve
             }
         };
         if let Some(w) = &workload {
-            if !workloads.contains(w) {
+            if let Some(workloads) = workloads.filter(|ws| !ws.contains(w)) {
                 let names: Vec<&str> = workloads.iter().map(String::as_str).collect();
                 let hint = tokencache::config::closest(w, &names)
                     .map(|c| format!(" (did you mean {c:?}?)"))
