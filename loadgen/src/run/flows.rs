@@ -44,9 +44,13 @@ impl Assertions {
         }
     }
 
+    /// The user's current assertion; minted under the lock, so concurrent first requests
+    /// of one user (e.g. for two resources during populate) share one assertion and so one
+    /// partition.
     fn get(&self, user: u64, tenant: &str) -> Result<Arc<str>, String> {
         let now = self.clock.now_millis();
-        if let Some((a, exp)) = self.by_user.lock().map_err(|e| e.to_string())?.get(&user) {
+        let mut by_user = self.by_user.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((a, exp)) = by_user.get(&user) {
             if *exp > now {
                 return Ok(a.clone());
             }
@@ -63,11 +67,7 @@ impl Assertions {
                 .mint_user_assertion(&who, EMBEDDED_BASE)
                 .map_err(|e| format!("minting an assertion: {e}"))?,
         );
-        let exp = now + self.lifetime.as_millis() as u64;
-        self.by_user
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(user, (a.clone(), exp));
+        by_user.insert(user, (a.clone(), now + self.lifetime.as_millis() as u64));
         Ok(a)
     }
 }
