@@ -25,6 +25,7 @@ fn write(dir: &std::path::Path, name: &str, v: &serde_json::Value) -> String {
 
 #[test]
 fn compare_flags_regressions_beyond_tolerance_only() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &report(1.0, 0.99, 10_000.0));
     let same = write(dir.path(), "same.json", &report(1.1, 0.99, 9_000.0));

@@ -1,10 +1,11 @@
 //! `loadgen validate`: every shipped scenario is valid; a broken one reports all of its
 //! errors at once, each with file:line:column, the YAML path and a did-you-mean, exit 2.
 
-use super::support::{loadgen, repo};
+use super::support::{heavy, loadgen, repo};
 
 #[test]
 fn every_scenario_in_the_repository_validates() {
+    let _turn = heavy();
     let mut files: Vec<String> = std::fs::read_dir(repo().join("scenarios"))
         .expect("scenarios/")
         .filter_map(|e| e.ok())
@@ -40,6 +41,7 @@ thresholds:
 
 #[test]
 fn a_broken_scenario_reports_every_error_with_its_position_and_exits_2() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.yaml");
     std::fs::write(&file, BROKEN).unwrap();
@@ -64,6 +66,7 @@ fn a_broken_scenario_reports_every_error_with_its_position_and_exits_2() {
 
 #[test]
 fn a_bad_override_is_invalid_input_too() {
+    let _turn = heavy();
     let (code, _, stderr) =
         loadgen(&["run", "scenarios/quickstart.yaml", "--set", "duration=soon"]);
     assert_eq!(code, 2, "{stderr}");
