@@ -18,6 +18,8 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.pos {
+            // Line 0: the file as a whole (unreadable, or a parser error without a position).
+            Pos::At { line: 0, .. } => write!(f, "{}: ", self.file)?,
             Pos::At { line, col } => write!(f, "{}:{line}:{col}: ", self.file)?,
             Pos::Override => write!(f, "{} (--set): ", self.file)?,
         }
