@@ -5,8 +5,8 @@ mod support;
 
 mod compare_regression;
 mod external_authority;
+mod flows;
 mod interrupt;
-mod obo_and_closed_model;
 mod quickstart_report;
 mod report_schema;
 mod threshold_exit;

@@ -1,5 +1,6 @@
-//! On-behalf-of callers with assertions minted by the embedded mock, a closed-model
-//! workload, and populate: after populate every measured acquisition is a cache hit.
+//! The flows end to end: on-behalf-of callers with assertions minted by the embedded mock,
+//! web-app users (sign-in by code, silent refresh, sessions with sign-out), a closed-model
+//! workload, and populate (after it every measured acquisition is a cache hit).
 
 use super::support::{heavy, run_text};
 
