@@ -189,6 +189,30 @@ fn bench(c: &mut Criterion) {
                 black_box(at.secret.clone())
             })
         });
+        // The recommended hot path: one call, token from the L1 entry's inline copy.
+        g.bench_with_input(BenchmarkId::new("l1_access_token", n), &n, |b, _| {
+            let mut i = 0usize;
+            let mut key = String::with_capacity(128);
+            let mut index = String::with_capacity(128);
+            let mut t = String::with_capacity(40);
+            b.iter(|| {
+                i = (i + 1) % visit.len();
+                write_tenant(&mut t, visit[i]);
+                key.clear();
+                key.push_str(CLIENT);
+                key.push('_');
+                key.push_str(&t);
+                key.push_str("_AppTokenCache");
+                index.clear();
+                index.push('|');
+                index.push_str(CLIENT);
+                index.push('|');
+                index.push_str(&t);
+                index.push('|');
+                index.push_str(SCOPE);
+                black_box(cache.l1_access_token(&key, &index).expect("hit").secret)
+            })
+        });
         // The floor: moka alone, same keys, same order, no partition or token work.
         let floor: moka::sync::Cache<String, Arc<u64>> =
             moka::sync::Cache::builder().max_capacity(u64::MAX).build();
