@@ -12,7 +12,14 @@
 //!   1,000,000     1,660    1,451-1,709  1,692          2,066-2,085   736-741
 //!   one partition holding 1 token: 119 ns; holding 100,000 tokens: 719 ns (O(1) index;
 //!   the difference is cache misses, not a scan — MSAL scans, ~ms at that size)
-//! Target p50 <= 1 us flat: met at 1 partition, NOT met at 100k / 1M (1.2-1.7 us). Flat
+//! Quiet machine (load 0.5-1.3), 2026-11-22 05:53 UTC, after inline hot tokens:
+//!   partitions  get_l1  l1_access_token  moka_floor  hashmap_floor
+//!   1             113        160             145          44
+//!   100,000     1,220        848           1,346         525
+//!   1,000,000   1,569      1,119           1,643         605
+//!   one partition holding 1 token: 115 ns; holding 100,000 tokens: 451 ns
+//! Target p50 <= 1 us flat: met at 1 partition and 100k (l1_access_token, 848 ns), NOT met
+//! at 1M (1,119 ns mean), and not flat (DRAM misses grow with the working set). Flat
 //! between 100k and 1M, below moka alone, about 2.3x a bare std HashMap of the same keys:
 //! at this size every hit is a handful of DRAM misses (index, key, entry, partition map,
 //! token, secret refcount), and this VM's misses are slow and noisy.

@@ -11,6 +11,11 @@
 //!   ES256  70,354     43,882  15,085      20,726  1,794      1,768     21%   (47%)    8.4x  (11.7x)
 //!   RS256   2,739      1,502   2,598       1,416    855        684     95%   (94%)    3.0x   (2.1x)
 //!
+//! Quiet machine (no other builds; load average 1.0-1.8 from this bench itself), 5 s per
+//! run, same 64 connections, 2026-11-22 05:57 UTC — all four targets met:
+//!   ES256 104,542     53,285  30,164      22,736  2,188      1,783     29%   (43%)   13.8x  (12.8x)
+//!   RS256   3,008      1,493   2,674       1,412  1,395        706     89%   (95%)    1.9x   (2.0x)
+//!
 //! (/CPU-s = per CPU-second of the server process, or of the signing threads for raw.) Same
 //! run with `--threads 2`: ES256 15,222/s (21,252/CPU-s), RS256 1,753/s vs raw 1,602/s. In
 //! quiet moments the ES256 figure reached 25,600-27,400/s (server ~47 us CPU per response,
