@@ -22,23 +22,22 @@
 //! tenants a hit is memory-latency bound: a bare HashMap lookup of the same keys costs
 //! 0.7-2.2 us on this machine (benches/l1_hit.rs, `hashmap_floor`).
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use common::*;
 use hdrhistogram::Histogram;
 use tokencache::client::{
     AcquireOptions, AuthorityClient, AuthorityError, ClientCredential, ClientOptions,
     ConfidentialClient, RawResponse, TokenSource, TransportError,
 };
 use tokencache::l2::MemoryStore;
-use tokencache::model::entries::{AccessToken, Secret, Timestamp};
 use tokencache::model::keys::partition;
 use tokencache::{CacheOptions, L1Options, SharedClock, SystemClock, TokenCache};
-
-const CLIENT: &str = "6f1c2a9e-8a42-4c55-9b1e-2d6b1b0c7a11";
-const SCOPE: &str = "api://graph/.default";
 
 /// The bench never reaches the authority: every tenant is cached.
 #[derive(Debug)]
@@ -65,58 +64,12 @@ impl AuthorityClient for Unreachable {
     }
 }
 
-fn tenant(i: usize) -> String {
-    let mut s = String::with_capacity(40);
-    write_tenant(&mut s, i);
-    s
-}
-
-/// A GUID-shaped tenant id for index `i`, written into `buf`.
-fn write_tenant(buf: &mut String, i: usize) {
-    use std::fmt::Write as _;
-    buf.clear();
-    let _ = write!(buf, "{i:08x}-0000-4000-8000-{i:012x}");
-}
-
-fn token(tenant: &str, exp: u64) -> AccessToken {
-    AccessToken {
-        credential_type: "AccessToken".into(),
-        secret: Secret::new("e".repeat(1200)),
-        home_account_id: None,
-        environment: "login.microsoftonline.com".into(),
-        client_id: CLIENT.into(),
-        target: SCOPE.into(),
-        realm: tenant.into(),
-        token_type: Some("Bearer".into()),
-        cached_at: Timestamp(exp - 3600),
-        expires_on: Timestamp(exp),
-        extended_expires_on: Some(Timestamp(exp + 3600)),
-        ext_expires_on: None,
-        refresh_on: None,
-        user_assertion_hash: None,
-        user_assertion_hash_node: None,
-        extra: Default::default(),
-    }
-}
-
 /// This thread's time on a CPU, in ns (Linux `/proc/thread-self/schedstat`, first field).
 fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0)
-}
-
-fn order(n: usize, seed: u64) -> Vec<usize> {
-    let mut x = seed | 1;
-    (0..n.clamp(1, 1 << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        })
-        .collect()
 }
 
 fn main() {

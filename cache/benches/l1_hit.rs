@@ -24,61 +24,17 @@
 //! at this size every hit is a handful of DRAM misses (index, key, entry, partition map,
 //! token, secret refcount), and this VM's misses are slow and noisy.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tokencache::l2::MemoryStore;
-use tokencache::model::entries::{AccessToken, Secret, Timestamp};
 use tokencache::model::keys::{access_token_index, normalize_scopes, partition};
 use tokencache::{CacheOptions, L1Options, SharedClock, SystemClock, TokenCache};
-
-const CLIENT: &str = "6f1c2a9e-8a42-4c55-9b1e-2d6b1b0c7a11";
-const SCOPE: &str = "api://graph/.default";
-
-fn tenant(i: usize) -> String {
-    let mut s = String::with_capacity(40);
-    write_tenant(&mut s, i);
-    s
-}
-
-/// `{i:08x}-0000-4000-8000-{i:012x}` without the formatting machinery (a caller gets its
-/// tenant id with the request; building it must not dominate what is measured).
-fn write_tenant(buf: &mut String, i: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hex = |buf: &mut String, v: usize, digits: u32| {
-        for d in (0..digits).rev() {
-            buf.push(HEX[(v >> (4 * d)) & 0xf] as char);
-        }
-    };
-    buf.clear();
-    hex(buf, i, 8);
-    buf.push_str("-0000-4000-8000-");
-    hex(buf, i, 12);
-}
-
-fn token(tenant: &str, expires_on: u64) -> AccessToken {
-    AccessToken {
-        credential_type: "AccessToken".into(),
-        // A realistic JWT-sized secret.
-        secret: Secret::new("e".repeat(1200)),
-        home_account_id: None,
-        environment: "login.microsoftonline.com".into(),
-        client_id: CLIENT.into(),
-        target: SCOPE.into(),
-        realm: tenant.into(),
-        token_type: Some("Bearer".into()),
-        cached_at: Timestamp(expires_on - 3600),
-        expires_on: Timestamp(expires_on),
-        extended_expires_on: Some(Timestamp(expires_on + 3600)),
-        ext_expires_on: None,
-        refresh_on: None,
-        user_assertion_hash: None,
-        user_assertion_hash_node: None,
-        extra: Default::default(),
-    }
-}
 
 fn populated(rt: &tokio::runtime::Runtime, n: usize) -> (TokenCache, Vec<(String, String)>) {
     let clock: SharedClock = Arc::new(SystemClock);
@@ -113,19 +69,6 @@ fn populated(rt: &tokio::runtime::Runtime, n: usize) -> (TokenCache, Vec<(String
     (cache, keys)
 }
 
-/// A fixed pseudo-random visiting order, so large caches are read all over memory.
-fn order(n: usize) -> Vec<usize> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n.min(1 << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -143,7 +86,7 @@ fn bench(c: &mut Criterion) {
     };
     for &n in sizes {
         let (cache, keys) = populated(&rt, n);
-        let visit = order(n);
+        let visit = order(n, 0x9E37_79B9_7F4A_7C15);
         let now = cache.clock().now_secs();
         g.bench_with_input(BenchmarkId::new("get_async", n), &n, |b, _| {
             let mut i = 0usize;
@@ -179,18 +122,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % visit.len();
                 write_tenant(&mut t, visit[i]);
-                key.clear();
-                key.push_str(CLIENT);
-                key.push('_');
-                key.push_str(&t);
-                key.push_str("_AppTokenCache");
-                index.clear();
-                index.push('|');
-                index.push_str(CLIENT);
-                index.push('|');
-                index.push_str(&t);
-                index.push('|');
-                index.push_str(SCOPE);
+                app_keys(&mut key, &mut index, &t);
                 let p = cache.get_l1(&key).expect("hit");
                 let at = p.access_token_by_index(&index).expect("token");
                 black_box(at.secret.clone())
@@ -205,18 +137,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % visit.len();
                 write_tenant(&mut t, visit[i]);
-                key.clear();
-                key.push_str(CLIENT);
-                key.push('_');
-                key.push_str(&t);
-                key.push_str("_AppTokenCache");
-                index.clear();
-                index.push('|');
-                index.push_str(CLIENT);
-                index.push('|');
-                index.push_str(&t);
-                index.push('|');
-                index.push_str(SCOPE);
+                app_keys(&mut key, &mut index, &t);
                 black_box(cache.l1_access_token(&key, &index).expect("hit").secret)
             })
         });
@@ -274,7 +195,7 @@ fn bench(c: &mut Criterion) {
         }
         rt.block_on(cache.update(&key, move |p| *p = big))
             .expect("write");
-        let indexes: Vec<String> = order(tokens)
+        let indexes: Vec<String> = order(tokens, 0x9E37_79B9_7F4A_7C15)
             .into_iter()
             .map(|r| {
                 access_token_index(
