@@ -164,19 +164,6 @@ impl TokenCache {
         self.inner.l1_get(partition_key)
     }
 
-    /// L1 only, counting hits but not misses (for a fast path that falls back to [`Self::get`],
-    /// which counts the miss). Never returns an entry past its tokens' lifetime.
-    pub fn l1_hit(&self, partition_key: &str) -> Option<Arc<Partition>> {
-        let inner = &self.inner;
-        let p = inner
-            .l1
-            .as_ref()?
-            .get(partition_key, inner.clock.now_secs())?
-            .ok()?;
-        inner.counters.l1_hits.inc();
-        Some(p)
-    }
-
     /// The hot path of a hit, L1 only: the access token with `index` (see
     /// [`crate::model::keys::access_token_index`]) in the partition under `partition_key`.
     /// Counts hits, not misses (a caller that falls back to [`Self::get`] counts the miss).

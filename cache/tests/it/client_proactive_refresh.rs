@@ -198,17 +198,10 @@ async fn a_failing_background_refresh_keeps_the_cached_token_in_use() {
     let h = harness().await;
     let client = h.client();
     let first = cc(&client).await;
-    h.authority
-        .set_faults(vec![mock_authority::FaultRule {
-            name: None,
-            matches: Default::default(),
-            when: Default::default(),
-            action: mock_authority::FaultAction::Status {
-                status: 503,
-                retry_after_s: None,
-            },
-        }])
-        .unwrap();
+    h.fail_every_request(mock_authority::FaultAction::Status {
+        status: 503,
+        retry_after_s: None,
+    });
     h.advance(Duration::from_secs(REFRESH_IN + 1));
     let r = cc(&client).await;
     assert_eq!(r.access_token, first.access_token);

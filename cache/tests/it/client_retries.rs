@@ -7,24 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mock_authority::{FaultAction, FaultMatch, FaultRule};
+use mock_authority::FaultAction;
 use tokencache::client::{
     AcquireError, AcquireOptions, AuthorityClient, AuthorityError, ConfidentialClient,
     HttpAuthority, HttpAuthorityOptions, RawResponse, TokenSource, TransportError,
 };
 
 use crate::client_support::{check_metadata, Harness, SCOPE, TENANT};
-
-fn fault(h: &Harness, action: FaultAction) {
-    h.authority
-        .set_faults(vec![FaultRule {
-            name: None,
-            matches: FaultMatch::default(),
-            when: Default::default(),
-            action,
-        }])
-        .unwrap();
-}
 
 /// Sends token requests to `endpoint` through a real HTTP client, counting attempts;
 /// the first `fail_first` attempts fail to connect without sending.
@@ -63,13 +52,10 @@ impl AuthorityClient for Redirected {
 async fn a_5xx_is_retried_exactly_once_then_fails_with_its_status() {
     let h = Harness::start().await;
     let client = h.client();
-    fault(
-        &h,
-        FaultAction::Status {
-            status: 503,
-            retry_after_s: None,
-        },
-    );
+    h.fail_every_request(FaultAction::Status {
+        status: 503,
+        retry_after_s: None,
+    });
     let err = client
         .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
         .await
@@ -100,7 +86,7 @@ async fn a_5xx_is_retried_exactly_once_then_fails_with_its_status() {
 async fn a_500_without_an_oauth_body_is_a_typed_http_error_after_one_retry() {
     let h = Harness::start().await;
     // wiremock turns a `reset` into an empty 500.
-    fault(&h, FaultAction::Reset);
+    h.fail_every_request(FaultAction::Reset);
     let err = h
         .client()
         .acquire_token_for_client(TENANT, &[SCOPE], &AcquireOptions::default())
@@ -177,7 +163,7 @@ async fn a_connection_error_then_an_answer_succeeds_on_the_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_a_typed_transport_error_and_is_not_retried() {
     let h = Harness::start().await;
-    fault(&h, FaultAction::Hang);
+    h.fail_every_request(FaultAction::Hang);
     let http = h.http_with(HttpAuthorityOptions {
         timeout: Duration::from_millis(300),
         ..HttpAuthorityOptions::default()

@@ -136,17 +136,10 @@ async fn concurrent_misses_share_a_failure_too() {
     h.authority
         .set_latency(LatencyModel::Fixed { ms: 50.0 })
         .unwrap();
-    h.authority
-        .set_faults(vec![mock_authority::FaultRule {
-            name: None,
-            matches: Default::default(),
-            when: Default::default(),
-            action: mock_authority::FaultAction::Status {
-                status: 503,
-                retry_after_s: None,
-            },
-        }])
-        .unwrap();
+    h.fail_every_request(mock_authority::FaultAction::Status {
+        status: 503,
+        retry_after_s: None,
+    });
     let client = h.client();
     let gate = Arc::new(tokio::sync::Barrier::new(200));
     let tasks: Vec<_> = (0..200)

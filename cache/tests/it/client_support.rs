@@ -141,6 +141,18 @@ impl Harness {
         ConfidentialClient::new(o, self.http(), Some(self.cache()), self.shared_clock())
     }
 
+    /// Every token request from now on meets `action` (one unconditional fault rule).
+    pub fn fail_every_request(&self, action: mock_authority::FaultAction) {
+        self.authority
+            .set_faults(vec![mock_authority::FaultRule {
+                name: None,
+                matches: Default::default(),
+                when: Default::default(),
+                action,
+            }])
+            .expect("fault rule");
+    }
+
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
