@@ -2,6 +2,7 @@
 //! end-of-run summary, also printed), one .hgrm per histogram, intervals.hlog and junit.xml.
 
 pub mod hgrm;
+pub mod histograms;
 pub mod hlog;
 mod junit;
 pub mod observe;
@@ -154,6 +155,11 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
             "acquisitions_per_virtual_second": r3(c.acquisitions as f64 / out.virtual_secs.max(1e-9)),
         },
         "errors": c.errors,
+        "histograms": histograms::encode_all(
+            &all,
+            scn.workloads.iter().map(|w| w.name.as_str()).zip(&out.workloads),
+        )
+        .unwrap_or(Value::Null),
         "thresholds": thresholds,
         "verdict": if pass { "pass" } else { "fail" },
     });

@@ -146,6 +146,22 @@ fn quickstart_runs_and_its_report_has_every_stable_key_and_consistent_numbers() 
     assert!(u(&r, "/memory/peak/rss_bytes") > 0);
     assert_eq!(r["thresholds"].as_array().unwrap().len(), 3);
 
+    // The embedded histograms are the run's own: counts and percentiles agree with the summary.
+    let hists = loadgen::report::histograms::decode_all(&r).unwrap();
+    assert_eq!(hists.len(), 2 * 9, "{:?}", hists.keys());
+    assert_eq!(hists["total"].len(), total);
+    assert_eq!(hists["flows.daemon.total"].len(), total);
+    assert_eq!(hists["in_cache"].len(), ok);
+    assert_eq!(
+        hists["by_token_source.cache"].len() + hists["by_token_source.identity_provider"].len(),
+        ok
+    );
+    assert_eq!(hists["by_cache_level.l1"].len(), u(&r, "/cache_level/l1"));
+    assert_eq!(
+        hists["total"].value_at_quantile(0.99) as f64 / 1e6,
+        p["p99"].as_f64().unwrap()
+    );
+
     let hgrm = std::fs::read_to_string(dir.path().join("total.hgrm")).unwrap();
     assert!(
         hgrm.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"),
