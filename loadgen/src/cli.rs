@@ -42,6 +42,9 @@ pub enum Cmd {
         /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
         #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
         tolerance: Vec<String>,
+        /// Significance level of the latency test against the baseline (Mann-Whitney U).
+        #[arg(long, value_name = "P", default_value = "0.01")]
+        alpha: String,
     },
     /// Print the summary of a past run from its report.json (as `run` printed it).
     Report { report: PathBuf },
@@ -52,6 +55,10 @@ pub enum Cmd {
         /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
         #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
         tolerance: Vec<String>,
+        /// Significance level of the latency test (Mann-Whitney U): a latency change is a
+        /// regression only when it exceeds its tolerance and p < alpha.
+        #[arg(long, value_name = "P", default_value = "0.01")]
+        alpha: String,
     },
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
@@ -70,7 +77,15 @@ pub fn main_with(cli: Cli) -> i32 {
             set,
             baseline,
             tolerance,
-        } => run_cmd(&scenario, out, &set, baseline.as_deref(), &tolerance),
+            alpha,
+        } => run_cmd(
+            &scenario,
+            out,
+            &set,
+            baseline.as_deref(),
+            &tolerance,
+            &alpha,
+        ),
         Cmd::Report { report } => match compare::read(&report) {
             Ok(r) => {
                 print!("{}", report::summary::render(&r));
@@ -85,7 +100,8 @@ pub fn main_with(cli: Cli) -> i32 {
             baseline,
             current,
             tolerance,
-        } => compare_cmd(&baseline, &current, &tolerance),
+            alpha,
+        } => compare_cmd(&baseline, &current, &tolerance, &alpha),
     }
 }
 
@@ -120,28 +136,27 @@ fn tolerances(raw: &[String]) -> Result<Vec<(&'static str, f64)>, String> {
     raw.iter().map(|t| compare::parse_tolerance(t)).collect()
 }
 
-fn compare_cmd(baseline: &Path, current: &Path, raw: &[String]) -> i32 {
+fn compare_cmd(baseline: &Path, current: &Path, raw: &[String], alpha: &str) -> i32 {
     let inputs = (|| {
-        Ok::<_, String>((
-            compare::read(baseline)?,
-            compare::read(current)?,
-            tolerances(raw)?,
-        ))
+        let (b, c) = (compare::read(baseline)?, compare::read(current)?);
+        let (tol, alpha) = (tolerances(raw)?, compare::parse_alpha(alpha)?);
+        let rows = compare::compare(&b, &c, &tol, alpha)?;
+        Ok::<_, String>((rows, alpha))
     })();
-    let (b, c, tol) = match inputs {
+    let (rows, alpha) = match inputs {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;
         }
     };
-    let rows = compare::compare(&b, &c, &tol);
     print!(
         "{}",
         compare::markdown(
             &rows,
             &baseline.display().to_string(),
-            &current.display().to_string()
+            &current.display().to_string(),
+            alpha
         )
     );
     if rows.iter().any(|r| r.regression) {
@@ -157,6 +172,7 @@ fn run_cmd(
     sets: &[String],
     baseline: Option<&Path>,
     raw_tol: &[String],
+    raw_alpha: &str,
 ) -> i32 {
     let scn = match scenario::load(path, sets) {
         Ok(s) => s,
@@ -165,9 +181,13 @@ fn run_cmd(
             return EXIT_INVALID;
         }
     };
-    let base = match (baseline.map(compare::read).transpose(), tolerances(raw_tol)) {
-        (Ok(b), Ok(t)) => b.map(|b| (b, t)),
-        (Err(e), _) | (_, Err(e)) => {
+    let base = match (
+        baseline.map(compare::read).transpose(),
+        tolerances(raw_tol),
+        compare::parse_alpha(raw_alpha),
+    ) {
+        (Ok(b), Ok(t), Ok(a)) => b.map(|b| (b, t, a)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;
         }
@@ -202,12 +222,19 @@ fn run_cmd(
         dir.display()
     );
     let mut regression = false;
-    if let (Some((b, tol)), Some(bpath)) = (base, baseline) {
-        let rows = compare::compare(&b, &rep.json, &tol);
+    if let (Some((b, tol, alpha)), Some(bpath)) = (base, baseline) {
+        let rows = match compare::compare(&b, &rep.json, &tol, alpha) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        };
         let md = compare::markdown(
             &rows,
             &bpath.display().to_string(),
             &dir.join("report.json").display().to_string(),
+            alpha,
         );
         print!("{md}");
         if let Err(e) = std::fs::write(dir.join("comparison.md"), &md) {

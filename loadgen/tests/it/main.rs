@@ -4,6 +4,7 @@
 mod support;
 
 mod compare_regression;
+mod compare_significance;
 mod external_authority;
 mod flows;
 mod interrupt;

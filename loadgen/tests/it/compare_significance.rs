@@ -1,0 +1,102 @@
+//! `loadgen compare` with the Mann-Whitney U test on the embedded histograms: two runs of one
+//! scenario with different seeds are not a regression; a run whose identity provider got
+//! slower is one, with a tiny p-value.
+
+use super::support::{heavy, loadgen, read_json};
+
+/// Every acquisition goes to the embedded mock (no L1, no L2), whose latency spreads the
+/// samples: 2,000 acquisitions in 4 s of wall time.
+const SCENARIO: &str = r#"
+name: utest
+seed: 1
+duration: 40s
+clock: { speed: 10 }
+authority:
+  embedded:
+    latency: { uniform: [100ms, 200ms] }
+cache:
+  l1: disabled
+  l2: { store: none }
+workload:
+  - name: daemon
+    flow: client_credentials
+    tenants: { count: 20 }
+    resources: [api://graph/.default]
+    arrival: { rate: 50/s }
+"#;
+
+fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
+    let scn = dir.join("utest.yaml");
+    std::fs::write(&scn, SCENARIO).unwrap();
+    let out = dir.join(name);
+    let mut args = vec![
+        "run".to_owned(),
+        scn.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    for s in sets {
+        args.extend(["--set".to_owned(), (*s).to_owned()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = loadgen(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    out.join("report.json").display().to_string()
+}
+
+/// The p-value cell of a row: `| `metric` (...) | b | c | change | p (n=..) | ...`.
+fn p_of(md: &str, metric: &str) -> f64 {
+    let row = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{metric}`")))
+        .unwrap_or_else(|| panic!("no row {metric} in\n{md}"));
+    let cell = row.split('|').nth(5).unwrap().trim();
+    cell.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn same_scenario_other_seed_is_no_regression_and_injected_latency_is_one() {
+    let _turn = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let a = run(dir.path(), "a", &[]);
+    let b = run(dir.path(), "b", &["seed=2"]);
+    let slow = run(
+        dir.path(),
+        "slow",
+        &["authority.embedded.latency={uniform: [150ms, 300ms]}"],
+    );
+    for r in [&a, &b, &slow] {
+        let v = read_json(std::path::Path::new(r));
+        assert_eq!(v["acquisitions"]["total"], 2000, "{v}");
+        assert_eq!(v["token_source"]["identity_provider"], 2000, "{v}");
+    }
+
+    let (code, md, err) = loadgen(&["compare", &a, &b]);
+    assert_eq!(code, 0, "{md}{err}");
+    assert!(md.contains("No regression."), "{md}");
+    assert!(md.contains("(n=2000+2000)"), "{md}");
+    assert!(md.contains("Mann-Whitney U"), "{md}");
+
+    let (code, md, err) = loadgen(&["compare", &a, &slow]);
+    assert_eq!(code, 98, "{md}{err}");
+    let p = p_of(&md, "durations_ms.total.p50");
+    assert!(p < 1e-10, "p = {p}\n{md}");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| `durations_ms.total.p50`"))
+        .unwrap();
+    assert!(row.ends_with("❌ regression |"), "{row}");
+    // Cliff's δ: the slower run's samples are mostly above the baseline's.
+    let delta: f64 = row.split('|').nth(6).unwrap().trim().parse().unwrap();
+    assert!(delta > 0.3, "{row}");
+
+    // The same change tested at an absurdly strict level is not significant: the tolerance
+    // alone no longer makes it a regression.
+    let (code, md, err) = loadgen(&["compare", &a, &slow, "--alpha", "1e-300"]);
+    assert_eq!(code, 0, "{md}{err}");
+    assert!(md.contains("~ (not significant)"), "{md}");
+
+    let (code, _, err) = loadgen(&["compare", &a, &slow, "--alpha", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--alpha"), "{err}");
+}
