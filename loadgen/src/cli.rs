@@ -1,12 +1,13 @@
-//! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare` and
-//! `report`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
+//! `report` and `merge`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{compare, report, run, scenario};
+use crate::scenario::model::Instance;
+use crate::{compare, merge, report, run, scenario};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
@@ -45,6 +46,21 @@ pub enum Cmd {
         /// Significance level of the latency test against the baseline (Mann-Whitney U).
         #[arg(long, value_name = "P", default_value = "0.01")]
         alpha: String,
+        /// Run instance I of N (0-based): its share of tenants/users and 1/N of the arrivals
+        /// or callers; merge the instances' reports with `loadgen merge`.
+        #[arg(long, value_name = "I/N", conflicts_with = "instances")]
+        instance: Option<String>,
+        /// Run one of N instances, the index taken from JOB_COMPLETION_INDEX (a Kubernetes
+        /// Indexed Job).
+        #[arg(long, value_name = "N")]
+        instances: Option<u32>,
+    },
+    /// Merge the reports of a multi-instance run exactly (histograms added, counters summed,
+    /// percentiles and thresholds recomputed) into OUT_DIR; exit 99 when a threshold fails.
+    Merge {
+        out_dir: PathBuf,
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
     },
     /// Print the summary of a past run from its report.json (as `run` printed it).
     Report { report: PathBuf },
@@ -78,14 +94,24 @@ pub fn main_with(cli: Cli) -> i32 {
             baseline,
             tolerance,
             alpha,
-        } => run_cmd(
-            &scenario,
-            out,
-            &set,
-            baseline.as_deref(),
-            &tolerance,
-            &alpha,
-        ),
+            instance,
+            instances,
+        } => match parse_instance(instance.as_deref(), instances) {
+            Ok(inst) => run_cmd(
+                &scenario,
+                out,
+                &set,
+                baseline.as_deref(),
+                &tolerance,
+                &alpha,
+                inst,
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            }
+        },
+        Cmd::Merge { out_dir, reports } => merge_cmd(&out_dir, &reports),
         Cmd::Report { report } => match compare::read(&report) {
             Ok(r) => {
                 print!("{}", report::summary::render(&r));
@@ -166,6 +192,71 @@ fn compare_cmd(baseline: &Path, current: &Path, raw: &[String], alpha: &str) -> 
     }
 }
 
+/// `--instance I/N`, or `--instances N` with the index from `JOB_COMPLETION_INDEX`.
+pub fn parse_instance(
+    instance: Option<&str>,
+    instances: Option<u32>,
+) -> Result<Option<Instance>, String> {
+    let (index, count) = match (instance, instances) {
+        (None, None) => return Ok(None),
+        (Some(s), _) => {
+            let (i, n) = s
+                .split_once('/')
+                .ok_or_else(|| format!("--instance {s:?}: expected I/N, e.g. 0/4"))?;
+            let i: u32 = i
+                .trim()
+                .parse()
+                .map_err(|_| format!("--instance {s:?}: {i:?} is not an index"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("--instance {s:?}: {n:?} is not a count"))?;
+            (i, n)
+        }
+        (None, Some(n)) => {
+            let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                "--instances: the environment variable JOB_COMPLETION_INDEX is not set (or use --instance I/N)".to_owned()
+            })?;
+            let i: u32 = raw.trim().parse().map_err(|_| {
+                format!("JOB_COMPLETION_INDEX={raw:?} is not a non-negative integer")
+            })?;
+            (i, n)
+        }
+    };
+    if count == 0 || index >= count {
+        return Err(format!(
+            "instance {index}/{count}: the index must be in 0..{count} (0-based)"
+        ));
+    }
+    Ok(Some(Instance { index, count }))
+}
+
+fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
+    let merged = match merge::merge(reports) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_INVALID;
+        }
+    };
+    let rep = report::build(&merged.meta, &merged.output);
+    print!("{}", rep.summary);
+    if let Err(e) = rep.write(&merged.meta, &merged.output, out_dir) {
+        eprintln!("error: {e:#}");
+        return EXIT_RUNTIME;
+    }
+    println!(
+        "  merged {} reports: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        reports.len(),
+        out_dir.display()
+    );
+    if rep.pass {
+        EXIT_PASS
+    } else {
+        EXIT_THRESHOLD
+    }
+}
+
 fn run_cmd(
     path: &Path,
     out: Option<PathBuf>,
@@ -173,6 +264,7 @@ fn run_cmd(
     baseline: Option<&Path>,
     raw_tol: &[String],
     raw_alpha: &str,
+    instance: Option<Instance>,
 ) -> i32 {
     let scn = match scenario::load(path, sets) {
         Ok(s) => s,
@@ -180,6 +272,16 @@ fn run_cmd(
             eprint!("{e}");
             return EXIT_INVALID;
         }
+    };
+    let scn = match instance {
+        None => scn,
+        Some(i) => match scn.with_instance(i) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        },
     };
     let base = match (
         baseline.map(compare::read).transpose(),
@@ -210,10 +312,16 @@ fn run_cmd(
             return EXIT_RUNTIME;
         }
     };
-    let rep = report::build(&scn, &output);
+    let meta = report::Meta::of(&scn);
+    let rep = report::build(&meta, &output);
     print!("{}", rep.summary);
-    let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
-    if let Err(e) = rep.write(&scn, &output, &dir) {
+    let dir = out.unwrap_or_else(|| match scn.instance {
+        Some(i) => PathBuf::from("out")
+            .join(&scn.name)
+            .join(format!("instance-{}", i.index)),
+        None => PathBuf::from("out").join(&scn.name),
+    });
+    if let Err(e) = rep.write(&meta, &output, &dir) {
         eprintln!("error: {e:#}");
         return EXIT_RUNTIME;
     }

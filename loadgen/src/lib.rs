@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod merge;
 pub mod report;
 pub mod run;
 pub mod scenario;
