@@ -37,7 +37,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// This scenario as instance `i` of a multi-instance run: each workload must leave the
+    /// This scenario as instance `i` of a multi-instance run: each workload must leave every
     /// instance at least one member and (closed model) one caller.
     pub fn with_instance(mut self, i: Instance) -> Result<Scenario, String> {
         if i.count == 0 || i.index >= i.count {
@@ -48,14 +48,14 @@ impl Scenario {
         }
         for w in &self.workloads {
             let members = w.flow.members();
-            if members <= u64::from(i.index) {
+            if members < u64::from(i.count) {
                 return Err(format!(
                     "--instance {}/{}: workload {:?} has {members} tenants/users, too few for {} instances",
                     i.index, i.count, w.name, i.count
                 ));
             }
             if let Arrival::Concurrency(n) = w.arrival {
-                if n <= i.index {
+                if n < i.count {
                     return Err(format!(
                         "--instance {}/{}: workload {:?} has concurrency {n}, too little for {} instances",
                         i.index, i.count, w.name, i.count

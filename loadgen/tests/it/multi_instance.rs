@@ -81,8 +81,6 @@ fn two_instances_merged_equal_the_whole_run() {
     assert_eq!(i1["run"]["instance"]["index"], 1);
     assert_eq!(i1["run"]["instance"]["count"], 2);
 
-    let report = |r: &serde_json::Value| format!("{}/report.json", r);
-    let _ = report;
     let (code, o, e) = loadgen(&[
         "merge",
         &out("merged"),
@@ -177,14 +175,18 @@ fn merge_and_instance_reject_bad_input() {
     let (code, _, e) = loadgen(&["run", "scenarios/quickstart.yaml", "--instance", "0/500"]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("too few"), "{e}");
-    // A report that is not an instance.
+    // A report that is not an instance, and one without histograms.
+    let empty = loadgen::report::histograms::encode(&Histogram::<u64>::new(3).unwrap()).unwrap();
     let plain = dir.path().join("plain.json");
-    std::fs::write(&plain, r#"{"schema_version": 1, "histograms": {"total": "HISTFAAAACR4nJNpmSzMwMDAwgABzFCaEUKJ2X+AsVhZdRhL2cEYbAwAAf8H+Q=="}}"#).unwrap();
-    let (code, _, e) = loadgen(&[
-        "merge",
-        &dir.path().join("m").display().to_string(),
-        &plain.display().to_string(),
-    ]);
+    let text = serde_json::json!({"schema_version": 1, "histograms": {"total": empty}});
+    std::fs::write(&plain, text.to_string()).unwrap();
+    let merged = dir.path().join("m").display().to_string();
+    let (code, _, e) = loadgen(&["merge", &merged, &plain.display().to_string()]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("not an instance"), "{e}");
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, r#"{"schema_version": 1}"#).unwrap();
+    let (code, _, e) = loadgen(&["merge", &merged, &old.display().to_string()]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("no histograms"), "{e}");
 }
