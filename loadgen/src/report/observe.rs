@@ -267,3 +267,117 @@ pub fn evaluate(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::thresholds::{parse_expr, parse_metric};
+
+    fn threshold(metric: &str, expr: &str) -> Threshold {
+        let (def, tags) = parse_metric(metric).unwrap();
+        let (agg, op, limit) = parse_expr(def, expr).unwrap();
+        Threshold {
+            metric: metric.into(),
+            name: def.name,
+            unit: def.unit,
+            workload: tags.workload,
+            expr: expr.into(),
+            agg,
+            op,
+            limit,
+            window: tags.window,
+            abort_on_fail: false,
+            delay_abort_eval: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Intervals of 10 s for workloads a and b with these DurationTotal values (ms).
+    fn intervals(per_interval: &[(usize, &[u64])]) -> Vec<Interval> {
+        let names = ["a", "b"];
+        per_interval
+            .iter()
+            .enumerate()
+            .map(|(k, (w, values))| {
+                let mut h = Histogram::<u64>::new(3).unwrap();
+                h.auto(true);
+                for v in *values {
+                    h.record(v * 1_000_000).unwrap();
+                }
+                let start_s = (k / 2) as f64 * 10.0;
+                Interval {
+                    workload: *w,
+                    start_s,
+                    length_s: 10.0,
+                    line: crate::report::hlog::line(&h, names[*w], start_s, 10.0),
+                }
+            })
+            .collect()
+    }
+
+    fn eval(t: &Threshold, iv: &[Interval]) -> Outcome {
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let stats = vec![WorkloadStats::default(), WorkloadStats::default()];
+        let all = WorkloadStats::default();
+        let inputs = Inputs {
+            names: &names,
+            workloads: &stats,
+            all: &all,
+            idp_requests: 0,
+            memory: &[],
+            wall_s: 1.0,
+            intervals: iv,
+        };
+        evaluate_one(t, &inputs)
+    }
+
+    #[test]
+    fn the_worst_window_is_observed_and_named() {
+        // Intervals [0,10) [10,20) [20,30): workload a fast, slow, fast; b always fast.
+        let iv = intervals(&[
+            (0, &[1, 1, 1]),
+            (1, &[2]),
+            (0, &[50, 50, 50]),
+            (1, &[2]),
+            (0, &[1, 3]),
+            (1, &[2]),
+        ]);
+        let o = eval(
+            &threshold("duration_total{window=10s}", "p(50) < 20ms"),
+            &iv,
+        );
+        assert!(!o.pass);
+        assert_eq!(o.windows_failed, Some(1));
+        assert_eq!(
+            o.window,
+            Some(Window {
+                from_s: 10.0,
+                to_s: 20.0
+            })
+        );
+        assert!((o.observed.unwrap() - 50.0).abs() < 0.1, "{o:?}");
+        // Workload b alone never fails; its worst window for `>` is the smallest value.
+        let o = eval(
+            &threshold("duration_total{window=10s,workload=b}", "max > 1ms"),
+            &iv,
+        );
+        assert!(o.pass, "{o:?}");
+        assert_eq!(o.windows_failed, Some(0));
+        // 20 s windows: [0,20) holds 3 fast and 3 slow samples of a plus 2 fast of b → median fast.
+        let o = eval(
+            &threshold("duration_total{window=20s}", "p(50) < 20ms"),
+            &iv,
+        );
+        assert!(o.pass, "{o:?}");
+        assert_eq!(o.windows_failed, Some(0));
+        let o = eval(&threshold("duration_total{window=20s}", "count == 8"), &iv);
+        assert!(!o.pass, "the second window holds 3 samples: {o:?}");
+        assert_eq!(o.observed, Some(3.0));
+    }
+
+    #[test]
+    fn a_window_threshold_with_no_intervals_fails() {
+        let o = eval(&threshold("duration_total{window=10s}", "p(99) < 5ms"), &[]);
+        assert!(!o.pass);
+        assert_eq!(o.observed, None);
+    }
+}

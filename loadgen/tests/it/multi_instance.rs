@@ -175,6 +175,14 @@ fn merge_and_instance_reject_bad_input() {
     let (code, _, e) = loadgen(&["run", "scenarios/quickstart.yaml", "--instance", "0/500"]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("too few"), "{e}");
+    let no_index = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "scenarios/quickstart.yaml", "--instances", "2"])
+        .env_remove("JOB_COMPLETION_INDEX")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(no_index.status.code(), Some(2), "{no_index:?}");
+    assert!(String::from_utf8_lossy(&no_index.stderr).contains("JOB_COMPLETION_INDEX"));
     // A report that is not an instance, and one without histograms.
     let empty = loadgen::report::histograms::encode(&Histogram::<u64>::new(3).unwrap()).unwrap();
     let plain = dir.path().join("plain.json");
