@@ -294,6 +294,13 @@ fn run_cmd(
             return EXIT_INVALID;
         }
     };
+    // A baseline whose embedded histograms are broken is bad input: say so before running.
+    if let Some((b, tol, alpha)) = &base {
+        if let Err(e) = compare::compare(b, b, tol, *alpha) {
+            eprintln!("error: --baseline {e}");
+            return EXIT_INVALID;
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -100,3 +100,24 @@ fn same_scenario_other_seed_is_no_regression_and_injected_latency_is_one() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--alpha"), "{err}");
 }
+
+#[test]
+fn a_broken_embedded_histogram_is_invalid_input_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"schema_version": 1, "histograms": {"total": "%%not base64"}}"#,
+    )
+    .unwrap();
+    let bad = bad.display().to_string();
+    let (code, out, err) = loadgen(&["compare", &bad, &bad]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("baseline: histograms.total"), "{err}");
+    // run --baseline refuses before running.
+    let t0 = std::time::Instant::now();
+    let (code, out, err) = loadgen(&["run", "scenarios/quickstart.yaml", "--baseline", &bad]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("histograms.total"), "{err}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+}
