@@ -69,6 +69,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     // The phase starts on a whole virtual second.
     let now_v = clock.now_millis();
     let start_v = now_v.div_ceil(1000) * 1000;
+    align_fault_windows(&parts, start_v);
     let start = Instant::now() + clock.to_real(Duration::from_millis(start_v - now_v));
     let deadline = start + clock.to_real(scn.duration);
     if !interrupted {
@@ -224,6 +225,28 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         intervals,
         populated,
     })
+}
+
+/// Fault windows (`authority.embedded.faults[].window`) count from the start of the measured
+/// phase, not from when the mock was built (before populate and the alignment to a whole
+/// virtual second): the mock's rules are re-installed shifted by the difference.
+fn align_fault_windows(parts: &Parts, start_v: u64) {
+    let Some((mock, mock_start_v)) = &parts.mock else {
+        return;
+    };
+    let mut rules = mock.faults();
+    if !rules.iter().any(|r| r.when.window.is_some()) {
+        return;
+    }
+    let shift = start_v.saturating_sub(*mock_start_v) as f64 / 1000.0;
+    for r in &mut rules {
+        if let Some(w) = &mut r.when.window {
+            w.from_s += shift;
+            w.to_s += shift;
+        }
+    }
+    // The rules were valid when the mock was built; shifted windows stay valid.
+    let _ = mock.set_faults(rules);
 }
 
 /// Sleeps until `deadline` or until the run is stopped (interrupt or abort).
