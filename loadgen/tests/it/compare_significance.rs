@@ -4,25 +4,26 @@
 
 use super::support::{heavy, loadgen, read_json};
 
-/// Every acquisition goes to the embedded mock (no L1, no L2), whose latency spreads the
-/// samples: 2,000 acquisitions in 4 s of wall time.
+/// Every acquisition goes to the embedded mock (no L1, no L2), whose latency (100-200 ms, in
+/// real time) dwarfs the scheduling noise of a busy shared machine: 500 acquisitions in 5 s.
 const SCENARIO: &str = r#"
 name: utest
 seed: 1
-duration: 40s
-clock: { speed: 10 }
+duration: 5s
+clock: { speed: 1 }
 authority:
   embedded:
     latency: { uniform: [100ms, 200ms] }
 cache:
   l1: disabled
   l2: { store: none }
+  single_flight: false
 workload:
   - name: daemon
     flow: client_credentials
     tenants: { count: 20 }
     resources: [api://graph/.default]
-    arrival: { rate: 50/s }
+    arrival: { rate: 100/s }
 "#;
 
 fn run(dir: &std::path::Path, name: &str, sets: &[&str]) -> String {
@@ -67,14 +68,23 @@ fn same_scenario_other_seed_is_no_regression_and_injected_latency_is_one() {
     );
     for r in [&a, &b, &slow] {
         let v = read_json(std::path::Path::new(r));
-        assert_eq!(v["acquisitions"]["total"], 2000, "{v}");
-        assert_eq!(v["token_source"]["identity_provider"], 2000, "{v}");
+        assert_eq!(v["acquisitions"]["total"], 500, "{v}");
+        assert_eq!(v["token_source"]["identity_provider"], 500, "{v}");
     }
 
-    let (code, md, err) = loadgen(&["compare", &a, &b]);
+    // DurationInCache is the harness's own CPU time (tens of microseconds), which other
+    // processes on a shared machine can shift between two runs: only the scenario's
+    // latencies are held to their tolerances here.
+    let (code, md, err) = loadgen(&[
+        "compare",
+        &a,
+        &b,
+        "--tolerance",
+        "durations_ms.in_cache.p99=1000%",
+    ]);
     assert_eq!(code, 0, "{md}{err}");
     assert!(md.contains("No regression."), "{md}");
-    assert!(md.contains("(n=2000+2000)"), "{md}");
+    assert!(md.contains("(n=500+500)"), "{md}");
     assert!(md.contains("Mann-Whitney U"), "{md}");
 
     let (code, md, err) = loadgen(&["compare", &a, &slow]);
