@@ -284,7 +284,7 @@ fn p_value(p: f64) -> String {
 pub fn markdown(rows: &[Row], baseline: &str, current: &str, alpha: f64) -> String {
     let mut s = format!("### loadgen: `{current}` against `{baseline}`\n\n");
     s.push_str(
-        "| metric | baseline | current | change | p-value | effect (Cliff's δ) | tolerance | |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "| metric | baseline | current | change | p-value | effect: Cliff's δ (PS) | tolerance | |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
         let change = match (r.baseline, r.current) {
@@ -298,7 +298,7 @@ pub fn markdown(rows: &[Row], baseline: &str, current: &str, alpha: f64) -> Stri
             None => ("".to_owned(), "".to_owned()),
             Some(Significance::Tested(t)) => (
                 format!("{} (n={}+{})", p_value(t.p), t.n1, t.n2),
-                format!("{:+.2}", t.cliffs_delta),
+                format!("{:+.2} (PS {:.2})", t.cliffs_delta, t.ps),
             ),
             Some(Significance::Unavailable(why)) => (format!("n/a ({why})"), "n/a".into()),
         };
@@ -335,7 +335,7 @@ pub fn markdown(rows: &[Row], baseline: &str, current: &str, alpha: f64) -> Stri
             s,
             "\nLatency rows: Mann-Whitney U test of the two runs' DurationTotal / InCache / InHttp histograms (two-sided, normal approximation with tie correction); \
              a latency change is a regression only when it exceeds its tolerance and p < α = {alpha}. \
-             `~`: not significant. Cliff's δ > 0: the current run is slower (δ = 2·P(current > baseline) − 1)."
+             `~`: not significant. PS, the probability of superiority, is P(current > baseline) + ½·P(equal); Cliff's δ = 2·PS − 1 > 0: the current run is slower."
         );
     }
     s

@@ -97,7 +97,8 @@ fn same_scenario_other_seed_is_no_regression_and_injected_latency_is_one() {
         .unwrap();
     assert!(row.ends_with("❌ regression |"), "{row}");
     // Cliff's δ: the slower run's samples are mostly above the baseline's.
-    let delta: f64 = row.split('|').nth(6).unwrap().trim().parse().unwrap();
+    let effect = row.split('|').nth(6).unwrap().trim();
+    let delta: f64 = effect.split_whitespace().next().unwrap().parse().unwrap();
     assert!(delta > 0.3, "{row}");
 
     // The same change tested at an absurdly strict level is not significant: the tolerance
