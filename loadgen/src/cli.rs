@@ -1,12 +1,13 @@
-//! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare` and
-//! `report`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
+//! `report` and `merge`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{compare, report, run, scenario};
+use crate::scenario::model::Instance;
+use crate::{compare, merge, report, run, scenario};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_RUNTIME: i32 = 1;
@@ -42,6 +43,24 @@ pub enum Cmd {
         /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
         #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
         tolerance: Vec<String>,
+        /// Significance level of the latency test against the baseline (Mann-Whitney U).
+        #[arg(long, value_name = "P", default_value = "0.01")]
+        alpha: String,
+        /// Run instance I of N (0-based): its share of tenants/users and 1/N of the arrivals
+        /// or callers; merge the instances' reports with `loadgen merge`.
+        #[arg(long, value_name = "I/N", conflicts_with = "instances")]
+        instance: Option<String>,
+        /// Run one of N instances, the index taken from JOB_COMPLETION_INDEX (a Kubernetes
+        /// Indexed Job).
+        #[arg(long, value_name = "N")]
+        instances: Option<u32>,
+    },
+    /// Merge the reports of a multi-instance run exactly (histograms added, counters summed,
+    /// percentiles and thresholds recomputed) into OUT_DIR; exit 99 when a threshold fails.
+    Merge {
+        out_dir: PathBuf,
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
     },
     /// Print the summary of a past run from its report.json (as `run` printed it).
     Report { report: PathBuf },
@@ -52,6 +71,10 @@ pub enum Cmd {
         /// Tolerance of a compared metric, e.g. durations_ms.total.p99=30%
         #[arg(long = "tolerance", value_name = "METRIC=PERCENT")]
         tolerance: Vec<String>,
+        /// Significance level of the latency test (Mann-Whitney U): a latency change is a
+        /// regression only when it exceeds its tolerance and p < alpha.
+        #[arg(long, value_name = "P", default_value = "0.01")]
+        alpha: String,
     },
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
@@ -70,7 +93,25 @@ pub fn main_with(cli: Cli) -> i32 {
             set,
             baseline,
             tolerance,
-        } => run_cmd(&scenario, out, &set, baseline.as_deref(), &tolerance),
+            alpha,
+            instance,
+            instances,
+        } => match parse_instance(instance.as_deref(), instances) {
+            Ok(inst) => run_cmd(
+                &scenario,
+                out,
+                &set,
+                baseline.as_deref(),
+                &tolerance,
+                &alpha,
+                inst,
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            }
+        },
+        Cmd::Merge { out_dir, reports } => merge_cmd(&out_dir, &reports),
         Cmd::Report { report } => match compare::read(&report) {
             Ok(r) => {
                 print!("{}", report::summary::render(&r));
@@ -85,7 +126,8 @@ pub fn main_with(cli: Cli) -> i32 {
             baseline,
             current,
             tolerance,
-        } => compare_cmd(&baseline, &current, &tolerance),
+            alpha,
+        } => compare_cmd(&baseline, &current, &tolerance, &alpha),
     }
 }
 
@@ -120,28 +162,27 @@ fn tolerances(raw: &[String]) -> Result<Vec<(&'static str, f64)>, String> {
     raw.iter().map(|t| compare::parse_tolerance(t)).collect()
 }
 
-fn compare_cmd(baseline: &Path, current: &Path, raw: &[String]) -> i32 {
+fn compare_cmd(baseline: &Path, current: &Path, raw: &[String], alpha: &str) -> i32 {
     let inputs = (|| {
-        Ok::<_, String>((
-            compare::read(baseline)?,
-            compare::read(current)?,
-            tolerances(raw)?,
-        ))
+        let (b, c) = (compare::read(baseline)?, compare::read(current)?);
+        let (tol, alpha) = (tolerances(raw)?, compare::parse_alpha(alpha)?);
+        let rows = compare::compare(&b, &c, &tol, alpha)?;
+        Ok::<_, String>((rows, alpha))
     })();
-    let (b, c, tol) = match inputs {
+    let (rows, alpha) = match inputs {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;
         }
     };
-    let rows = compare::compare(&b, &c, &tol);
     print!(
         "{}",
         compare::markdown(
             &rows,
             &baseline.display().to_string(),
-            &current.display().to_string()
+            &current.display().to_string(),
+            alpha
         )
     );
     if rows.iter().any(|r| r.regression) {
@@ -151,12 +192,79 @@ fn compare_cmd(baseline: &Path, current: &Path, raw: &[String]) -> i32 {
     }
 }
 
+/// `--instance I/N`, or `--instances N` with the index from `JOB_COMPLETION_INDEX`.
+pub fn parse_instance(
+    instance: Option<&str>,
+    instances: Option<u32>,
+) -> Result<Option<Instance>, String> {
+    let (index, count) = match (instance, instances) {
+        (None, None) => return Ok(None),
+        (Some(s), _) => {
+            let (i, n) = s
+                .split_once('/')
+                .ok_or_else(|| format!("--instance {s:?}: expected I/N, e.g. 0/4"))?;
+            let i: u32 = i
+                .trim()
+                .parse()
+                .map_err(|_| format!("--instance {s:?}: {i:?} is not an index"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("--instance {s:?}: {n:?} is not a count"))?;
+            (i, n)
+        }
+        (None, Some(n)) => {
+            let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                "--instances: the environment variable JOB_COMPLETION_INDEX is not set (or use --instance I/N)".to_owned()
+            })?;
+            let i: u32 = raw.trim().parse().map_err(|_| {
+                format!("JOB_COMPLETION_INDEX={raw:?} is not a non-negative integer")
+            })?;
+            (i, n)
+        }
+    };
+    if count == 0 || index >= count {
+        return Err(format!(
+            "instance {index}/{count}: the index must be in 0..{count} (0-based)"
+        ));
+    }
+    Ok(Some(Instance { index, count }))
+}
+
+fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
+    let merged = match merge::merge(reports) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_INVALID;
+        }
+    };
+    let rep = report::build(&merged.meta, &merged.output);
+    print!("{}", rep.summary);
+    if let Err(e) = rep.write(&merged.meta, &merged.output, out_dir) {
+        eprintln!("error: {e:#}");
+        return EXIT_RUNTIME;
+    }
+    println!(
+        "  merged {} reports: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        reports.len(),
+        out_dir.display()
+    );
+    if rep.pass {
+        EXIT_PASS
+    } else {
+        EXIT_THRESHOLD
+    }
+}
+
 fn run_cmd(
     path: &Path,
     out: Option<PathBuf>,
     sets: &[String],
     baseline: Option<&Path>,
     raw_tol: &[String],
+    raw_alpha: &str,
+    instance: Option<Instance>,
 ) -> i32 {
     let scn = match scenario::load(path, sets) {
         Ok(s) => s,
@@ -165,13 +273,34 @@ fn run_cmd(
             return EXIT_INVALID;
         }
     };
-    let base = match (baseline.map(compare::read).transpose(), tolerances(raw_tol)) {
-        (Ok(b), Ok(t)) => b.map(|b| (b, t)),
-        (Err(e), _) | (_, Err(e)) => {
+    let scn = match instance {
+        None => scn,
+        Some(i) => match scn.with_instance(i) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        },
+    };
+    let base = match (
+        baseline.map(compare::read).transpose(),
+        tolerances(raw_tol),
+        compare::parse_alpha(raw_alpha),
+    ) {
+        (Ok(b), Ok(t), Ok(a)) => b.map(|b| (b, t, a)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_INVALID;
         }
     };
+    // A baseline whose embedded histograms are broken is bad input: say so before running.
+    if let Some((b, tol, alpha)) = &base {
+        if let Err(e) = compare::compare(b, b, tol, *alpha) {
+            eprintln!("error: --baseline {e}");
+            return EXIT_INVALID;
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -190,10 +319,16 @@ fn run_cmd(
             return EXIT_RUNTIME;
         }
     };
-    let rep = report::build(&scn, &output);
+    let meta = report::Meta::of(&scn);
+    let rep = report::build(&meta, &output);
     print!("{}", rep.summary);
-    let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&scn.name));
-    if let Err(e) = rep.write(&scn, &output, &dir) {
+    let dir = out.unwrap_or_else(|| match scn.instance {
+        Some(i) => PathBuf::from("out")
+            .join(&scn.name)
+            .join(format!("instance-{}", i.index)),
+        None => PathBuf::from("out").join(&scn.name),
+    });
+    if let Err(e) = rep.write(&meta, &output, &dir) {
         eprintln!("error: {e:#}");
         return EXIT_RUNTIME;
     }
@@ -202,12 +337,19 @@ fn run_cmd(
         dir.display()
     );
     let mut regression = false;
-    if let (Some((b, tol)), Some(bpath)) = (base, baseline) {
-        let rows = compare::compare(&b, &rep.json, &tol);
+    if let (Some((b, tol, alpha)), Some(bpath)) = (base, baseline) {
+        let rows = match compare::compare(&b, &rep.json, &tol, alpha) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        };
         let md = compare::markdown(
             &rows,
             &bpath.display().to_string(),
             &dir.join("report.json").display().to_string(),
+            alpha,
         );
         print!("{md}");
         if let Err(e) = std::fs::write(dir.join("comparison.md"), &md) {

@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod compare;
+pub mod merge;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod thresholds;
+pub mod utest;

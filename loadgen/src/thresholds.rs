@@ -1,7 +1,10 @@
 //! k6-style thresholds: `"metric{workload=name}": ["p(99) < 5ms", "rate < 0.01"]`. Parsed
-//! and checked with the scenario; evaluated against a finished run.
+//! and checked with the scenario; evaluated against a finished run, and — those with
+//! `abortOnFail` — on every interval boundary during it. A `window=1m` tag (k6#1136) makes
+//! every window of the interval histograms pass on its own.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::scenario::units;
 
@@ -186,10 +189,26 @@ pub struct Threshold {
     pub op: Op,
     /// The limit in the metric's unit (ms, bytes or plain).
     pub limit: f64,
+    /// `{window=1m}`: every window of this length (virtual time) must pass on its own.
+    pub window: Option<Duration>,
+    /// k6's `abortOnFail`: evaluated on every interval boundary; a failure stops the run.
+    pub abort_on_fail: bool,
+    /// k6's `delayAbortEval`: no abort before this much virtual time has run.
+    pub delay_abort_eval: Duration,
 }
 
-/// Splits `name{workload=x}` and finds the metric. Errors carry a did-you-mean.
-pub fn parse_metric(key: &str) -> Result<(&'static MetricDef, Option<String>), String> {
+/// The tags of a threshold key: `{workload=name, window=1m}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    pub workload: Option<String>,
+    pub window: Option<Duration>,
+}
+
+/// Metrics whose windows can be evaluated: the interval histograms hold DurationTotal.
+pub const WINDOWED: &[&str] = &["duration_total"];
+
+/// Splits `name{workload=x,window=1m}` and finds the metric. Errors carry a did-you-mean.
+pub fn parse_metric(key: &str) -> Result<(&'static MetricDef, Tags), String> {
     let (name, tags) = match key.split_once('{') {
         Some((n, rest)) => {
             let tags = rest
@@ -209,25 +228,47 @@ pub fn parse_metric(key: &str) -> Result<(&'static MetricDef, Option<String>), S
             names.join(", ")
         ));
     };
-    let workload = match tags {
-        None => None,
-        Some(t) => {
-            let (k, v) = t
-                .split_once(['=', ':'])
-                .ok_or_else(|| format!("tag {t:?} is not name=value"))?;
-            if k.trim() != "workload" {
+    let mut out = Tags::default();
+    for t in tags.into_iter().flat_map(|t| t.split(',')) {
+        let (k, v) = t
+            .split_once(['=', ':'])
+            .ok_or_else(|| format!("tag {t:?} is not name=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        match k {
+            "workload" => {
+                if !def.per_workload {
+                    return Err(format!("metric {name:?} has no per-workload values"));
+                }
+                if out.workload.replace(v.to_owned()).is_some() {
+                    return Err("tag workload given twice".into());
+                }
+            }
+            "window" => {
+                if !WINDOWED.contains(&def.name) {
+                    return Err(format!(
+                        "metric {name:?} has no windows: window thresholds run on the interval histograms, which hold {}",
+                        WINDOWED.join(", ")
+                    ));
+                }
+                let d = units::duration(v).map_err(|e| format!("tag window: {e}"))?;
+                if d.is_zero() {
+                    return Err("tag window: must be greater than zero".into());
+                }
+                if out.window.replace(d).is_some() {
+                    return Err("tag window given twice".into());
+                }
+            }
+            k => {
+                let hint = tokencache::config::closest(k, &["workload", "window"])
+                    .map(|c| format!(" (did you mean {c:?}?)"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "unknown tag {:?}: the only tag is workload",
-                    k.trim()
+                    "unknown tag {k:?}{hint}: the tags are workload and window"
                 ));
             }
-            if !def.per_workload {
-                return Err(format!("metric {name:?} has no per-workload values"));
-            }
-            Some(v.trim().to_owned())
         }
-    };
-    Ok((def, workload))
+    }
+    Ok((def, out))
 }
 
 /// Parses `[agg] op limit` for a metric.
@@ -311,8 +352,11 @@ mod tests {
 
     #[test]
     fn thresholds_parse_like_k6() {
-        let (def, w) = parse_metric("duration_total{workload=daemon}").unwrap();
-        assert_eq!((def.name, w.as_deref()), ("duration_total", Some("daemon")));
+        let (def, tags) = parse_metric("duration_total{workload=daemon}").unwrap();
+        assert_eq!(
+            (def.name, tags.workload.as_deref()),
+            ("duration_total", Some("daemon"))
+        );
         assert_eq!(
             parse_expr(def, "p(99) < 5ms").unwrap(),
             (Agg::P(99.0), Op::Lt, 5.0)
@@ -334,5 +378,24 @@ mod tests {
         assert!(parse_expr(def, "p(99) < 3")
             .unwrap_err()
             .contains("has no p(N)"));
+    }
+
+    #[test]
+    fn window_tags_parse_and_are_checked() {
+        let (_, tags) = parse_metric("duration_total{window=1m, workload=api}").unwrap();
+        assert_eq!(tags.window, Some(Duration::from_secs(60)));
+        assert_eq!(tags.workload.as_deref(), Some("api"));
+        assert!(parse_metric("token_source.cache_ratio{window=1m}")
+            .unwrap_err()
+            .contains("has no windows"));
+        assert!(parse_metric("duration_total{window=0s}")
+            .unwrap_err()
+            .contains("greater than zero"));
+        assert!(parse_metric("duration_total{windo=1m}")
+            .unwrap_err()
+            .contains("did you mean \"window\""));
+        assert!(parse_metric("duration_total{window=soon}")
+            .unwrap_err()
+            .contains("tag window"));
     }
 }

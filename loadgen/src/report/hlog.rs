@@ -11,7 +11,6 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
 use crate::run::RunOutput;
-use crate::scenario::Scenario;
 
 /// Max values are written in milliseconds (histograms hold nanoseconds).
 const MAX_VALUE_DIVISOR: f64 = 1e6;
@@ -45,11 +44,11 @@ pub fn line(h: &Histogram<u64>, name: &str, start_s: f64, length_s: f64) -> Stri
     }
 }
 
-pub fn render(scn: &Scenario, out: &RunOutput) -> anyhow::Result<Vec<u8>> {
+pub fn render(name: &str, out: &RunOutput) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
     IntervalLogWriterBuilder::new()
-        .add_comment(&format!("loadgen {}: DurationTotal in nanoseconds per workload (tag); interval times in virtual seconds since the start; max values in milliseconds", scn.name))
+        .add_comment(&format!("loadgen {}: DurationTotal in nanoseconds per workload (tag); interval times in virtual seconds since the start; max values in milliseconds", name))
         .with_start_time(out.started_at)
         .with_max_value_divisor(MAX_VALUE_DIVISOR)
         .begin_log_with(&mut buf, &mut ser)

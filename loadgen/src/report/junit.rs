@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use super::observe::Outcome;
-use crate::scenario::Scenario;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -12,7 +11,7 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn render(scn: &Scenario, outcomes: &[Outcome], wall_s: f64) -> String {
+pub fn render(name: &str, outcomes: &[Outcome], wall_s: f64) -> String {
     let failures = outcomes.iter().filter(|o| !o.pass).count();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -23,22 +22,28 @@ pub fn render(scn: &Scenario, outcomes: &[Outcome], wall_s: f64) -> String {
     let _ = writeln!(
         s,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{wall_s:.3}\">",
-        esc(&scn.name),
+        esc(name),
         outcomes.len()
     );
     for o in outcomes {
-        let name = esc(&format!("{}: {}", o.metric, o.expr));
+        let case = esc(&format!("{}: {}", o.metric, o.expr));
         let _ = write!(
             s,
-            "    <testcase classname=\"{}.thresholds\" name=\"{name}\" time=\"0\"",
-            esc(&scn.name)
+            "    <testcase classname=\"{}.thresholds\" name=\"{case}\" time=\"0\"",
+            esc(name)
         );
         if o.pass {
             s.push_str("/>\n");
         } else {
-            let observed = o
+            let mut observed = o
                 .observed
                 .map_or("nothing observed".to_owned(), |v| format!("observed {v}"));
+            if let Some(w) = o.window {
+                observed += &format!(" in the window {}s..{}s", w.from_s, w.to_s);
+            }
+            if o.aborted {
+                observed += " (aborted the run)";
+            }
             let _ = writeln!(
                 s,
                 ">\n      <failure message=\"{}\"/>\n    </testcase>",

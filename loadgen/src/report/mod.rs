@@ -7,7 +7,7 @@ pub mod hlog;
 mod junit;
 pub mod observe;
 pub mod summary;
-mod time;
+pub mod time;
 
 use std::path::Path;
 
@@ -18,8 +18,52 @@ use tokencache::client::CacheRefreshReason;
 
 use crate::run::stats::{Counts, WorkloadStats, LEVELS, SOURCES};
 use crate::run::RunOutput;
+use crate::scenario::model::Instance;
 use crate::scenario::Scenario;
-pub use observe::Outcome;
+use crate::thresholds::Threshold;
+pub use observe::{Aborted, Outcome};
+
+/// What a report needs of the scenario: from a [`Scenario`] for a run, from the instances'
+/// reports for a merge.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub name: String,
+    pub file: String,
+    pub description: String,
+    pub seed: u64,
+    pub speed: f64,
+    /// (name, flow) per workload, in scenario order.
+    pub workloads: Vec<(String, String)>,
+    pub thresholds: Vec<Threshold>,
+    /// This run is one instance of a multi-instance run.
+    pub instance: Option<Instance>,
+    /// This report merges that many instances.
+    pub merged_instances: Option<u32>,
+}
+
+impl Meta {
+    pub fn of(scn: &Scenario) -> Self {
+        Meta {
+            name: scn.name.clone(),
+            file: scn.file.clone(),
+            description: scn.description.clone(),
+            seed: scn.seed,
+            speed: scn.speed,
+            workloads: scn
+                .workloads
+                .iter()
+                .map(|w| (w.name.clone(), w.flow.name().to_owned()))
+                .collect(),
+            thresholds: scn.thresholds.clone(),
+            instance: scn.instance,
+            merged_instances: None,
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.workloads.iter().map(|w| w.0.clone()).collect()
+    }
+}
 
 /// Version of the report.json layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -83,26 +127,45 @@ fn durations(s: &WorkloadStats) -> Value {
     })
 }
 
-/// Builds the report of a run.
-pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
+fn by_source(s: &WorkloadStats) -> Value {
+    json!({
+        SOURCES[0]: dist(&s.hists.by_source[0]),
+        SOURCES[1]: dist(&s.hists.by_source[1]),
+    })
+}
+
+fn by_level(s: &WorkloadStats) -> Value {
+    json!({
+        LEVELS[0]: dist(&s.hists.by_level[0]),
+        LEVELS[1]: dist(&s.hists.by_level[1]),
+        LEVELS[2]: dist(&s.hists.by_level[2]),
+    })
+}
+
+/// Builds the report of a run (or of merged instances).
+pub fn build(meta: &Meta, out: &RunOutput) -> Report {
     let all = observe::overall(out);
-    let thresholds = observe::evaluate(scn, out, &all);
-    let pass = thresholds.iter().all(|t| t.pass);
+    let names = meta.names();
+    let inputs = observe::Inputs::of(out, &names, &all);
+    let thresholds = observe::evaluate(&meta.thresholds, &inputs, out.aborted.as_ref());
+    let pass = thresholds.iter().all(|t| t.pass) && out.aborted.is_none();
     let c = &all.counts;
-    let flows: Map<String, Value> = scn
+    let flows: Map<String, Value> = meta
         .workloads
         .iter()
         .zip(&out.workloads)
-        .map(|(w, s)| {
+        .map(|((name, flow), s)| {
             let v = json!({
-                "flow": w.flow.name(),
+                "flow": flow,
                 "acquisitions": {"total": s.counts.acquisitions, "failed": s.counts.failed, "dropped_iterations": s.counts.dropped},
                 "token_source": sources(s),
                 "cache_level": levels(&s.counts),
                 "refresh_reason": reasons(&s.counts),
                 "durations_ms": durations(s),
+                "durations_ms_by_token_source": by_source(s),
+                "durations_ms_by_cache_level": by_level(s),
             });
-            (w.name.clone(), v)
+            (name.clone(), v)
         })
         .collect();
     let peak =
@@ -111,14 +174,17 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
     let l2 = &out.cache;
     let json = json!({
         "schema_version": SCHEMA_VERSION,
-        "scenario": {"name": scn.name, "file": scn.file, "description": scn.description},
+        "scenario": {"name": meta.name, "file": meta.file, "description": meta.description},
         "run": {
             "started_at": time::rfc3339(out.started_at),
             "wall_seconds": r3(wall),
             "virtual_seconds": r3(out.virtual_secs),
-            "seed": scn.seed,
-            "clock_speed": scn.speed,
+            "seed": meta.seed,
+            "clock_speed": meta.speed,
             "interrupted": out.interrupted,
+            "aborted": out.aborted,
+            "instance": meta.instance.map(|i| json!({"index": i.index, "count": i.count})),
+            "merged_instances": meta.merged_instances,
             "populate": {"acquisitions": out.populated.0, "failed": out.populated.1},
         },
         "acquisitions": {"total": c.acquisitions, "failed": c.failed, "dropped_iterations": c.dropped},
@@ -126,15 +192,8 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
         "cache_level": levels(c),
         "refresh_reason": reasons(c),
         "durations_ms": durations(&all),
-        "durations_ms_by_token_source": {
-            SOURCES[0]: dist(&all.hists.by_source[0]),
-            SOURCES[1]: dist(&all.hists.by_source[1]),
-        },
-        "durations_ms_by_cache_level": {
-            LEVELS[0]: dist(&all.hists.by_level[0]),
-            LEVELS[1]: dist(&all.hists.by_level[1]),
-            LEVELS[2]: dist(&all.hists.by_level[2]),
-        },
+        "durations_ms_by_token_source": by_source(&all),
+        "durations_ms_by_cache_level": by_level(&all),
         "flows": flows,
         "identity_provider": {"requests": out.idp_by_status.values().sum::<u64>(), "by_status": out.idp_by_status},
         "l2": {
@@ -157,7 +216,7 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
         "errors": c.errors,
         "histograms": histograms::encode_all(
             &all,
-            scn.workloads.iter().map(|w| w.name.as_str()).zip(&out.workloads),
+            names.iter().map(String::as_str).zip(&out.workloads),
         )
         .unwrap_or(Value::Null),
         "thresholds": thresholds,
@@ -175,7 +234,7 @@ pub fn build(scn: &Scenario, out: &RunOutput) -> Report {
 
 impl Report {
     /// Writes every artefact into `dir` (created if needed).
-    pub fn write(&self, scn: &Scenario, out: &RunOutput, dir: &Path) -> anyhow::Result<()> {
+    pub fn write(&self, meta: &Meta, out: &RunOutput, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let write = |name: &str, text: &str| {
             std::fs::write(dir.join(name), text)
@@ -185,9 +244,9 @@ impl Report {
         write("summary.txt", &self.summary)?;
         write(
             "junit.xml",
-            &junit::render(scn, &self.thresholds, out.wall.as_secs_f64()),
+            &junit::render(&meta.name, &self.thresholds, out.wall.as_secs_f64()),
         )?;
-        let hlog = hlog::render(scn, out)?;
+        let hlog = hlog::render(&meta.name, out)?;
         std::fs::write(dir.join("intervals.hlog"), hlog)
             .with_context(|| format!("writing {}", dir.join("intervals.hlog").display()))?;
         let h = &self.overall.hists;
@@ -203,14 +262,26 @@ impl Report {
         for (i, l) in LEVELS.iter().enumerate() {
             files.push((format!("cache_level.{l}.total"), &h.by_level[i]));
         }
-        for (w, s) in scn.workloads.iter().zip(&out.workloads) {
-            files.push((format!("workload.{}.total", w.name), &s.hists.total));
+        for ((w, _), s) in meta.workloads.iter().zip(&out.workloads) {
+            files.push((format!("workload.{w}.total"), &s.hists.total));
             files.push((
-                format!("workload.{}.total_uncorrected", w.name),
+                format!("workload.{w}.total_uncorrected"),
                 &s.hists.total_uncorrected,
             ));
-            files.push((format!("workload.{}.in_cache", w.name), &s.hists.in_cache));
-            files.push((format!("workload.{}.in_http", w.name), &s.hists.in_http));
+            files.push((format!("workload.{w}.in_cache"), &s.hists.in_cache));
+            files.push((format!("workload.{w}.in_http"), &s.hists.in_http));
+            for (i, src) in SOURCES.iter().enumerate() {
+                files.push((
+                    format!("workload.{w}.token_source.{src}.total"),
+                    &s.hists.by_source[i],
+                ));
+            }
+            for (i, l) in LEVELS.iter().enumerate() {
+                files.push((
+                    format!("workload.{w}.cache_level.{l}.total"),
+                    &s.hists.by_level[i],
+                ));
+            }
         }
         for (name, hist) in files {
             write(&format!("{name}.hgrm"), &hgrm::render(hist))?;

@@ -149,7 +149,18 @@ fn thresholds(s: &mut String, r: &Value) {
             (Some(v), Some((unit, agg))) => format!("{agg}={}", observed(unit, v)),
             (Some(v), None) => format!("{v}"),
         };
-        let _ = writeln!(s, "    {mark} '{expr}' {obs}");
+        let mut extra = String::new();
+        if let (Some(from), Some(to)) = (
+            t.pointer("/window/from_s").and_then(Value::as_f64),
+            t.pointer("/window/to_s").and_then(Value::as_f64),
+        ) {
+            let failed = u(t, "/windows_failed");
+            extra = format!(" in window {from}s..{to}s ({failed} window(s) failed)");
+        }
+        if t["aborted"].as_bool() == Some(true) {
+            extra.push_str(" — aborted the run");
+        }
+        let _ = writeln!(s, "    {mark} '{expr}' {obs}{extra}");
     }
     s.push('\n');
 }
@@ -168,6 +179,28 @@ pub fn render(r: &Value) -> String {
         f(r, "/run/clock_speed"),
         if r["run"]["interrupted"].as_bool() == Some(true) { " · INTERRUPTED" } else { "" }
     );
+    if let Some(i) = r["run"]["instance"].as_object() {
+        let _ = writeln!(
+            s,
+            "  instance {}/{} of a multi-instance run (merge the instances with `loadgen merge`)\n",
+            i["index"], i["count"]
+        );
+    }
+    if let Some(n) = r["run"]["merged_instances"].as_u64() {
+        let _ = writeln!(s, "  merged from {n} instances\n");
+    }
+    if let Some(a) = r["run"]["aborted"].as_object() {
+        let _ = writeln!(
+            s,
+            "  ABORTED at {}s (virtual) by {} '{}' (abortOnFail), observed {}\n",
+            a["at_virtual_s"].as_f64().unwrap_or(0.0),
+            a["metric"].as_str().unwrap_or("?"),
+            a["expr"].as_str().unwrap_or("?"),
+            a["observed"]
+                .as_f64()
+                .map_or("nothing".to_owned(), |v| format!("{v:.3}"))
+        );
+    }
     thresholds(&mut s, r);
     s.push_str("  METRICS\n\n");
     let n = u(r, "/acquisitions/total") as f64;

@@ -12,9 +12,10 @@ use tokio::task::JoinSet;
 use rand::Rng as _;
 use tokencache::client::AuthResult;
 
+use super::abort::AbortWatch;
 use super::flows::{FlowCtx, IterError};
 use super::memory::{sample, MemSample};
-use super::pick::Picker;
+use super::pick::{Partition, Picker};
 use super::schedule::Schedule;
 use super::session::Bounds;
 use super::stats::WorkloadStats;
@@ -71,6 +72,8 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, WorkloadStats> {
 pub struct Driver {
     pub flow: Arc<FlowCtx>,
     pub picker: Arc<Picker>,
+    /// This instance's share of the population: picks are local, acquisitions global.
+    pub partition: Partition,
     pub stats: Shared,
     pub live: Arc<Live>,
     pub stop: Arc<AtomicBool>,
@@ -87,7 +90,8 @@ fn note(live: &Live, r: &Result<tokencache::client::AuthResult, super::flows::It
 }
 
 /// Open model: arrivals on schedule, latency from the intended start, drops when
-/// `max_in_flight` iterations are running.
+/// `max_in_flight` iterations are running. Instance `I` of `N` takes arrivals I, I+N, ...
+/// of the whole schedule (1/N of the rate; the instances' union is the whole run's).
 pub async fn open_model(
     d: Driver,
     schedule: Schedule,
@@ -96,9 +100,9 @@ pub async fn open_model(
 ) {
     let sem = Arc::new(Semaphore::new(max_in_flight));
     let mut tasks = JoinSet::new();
-    let mut k = 0u64;
+    let (mut k, step) = (d.partition.index, d.partition.count);
     while let Some(off) = schedule.offset(k) {
-        k += 1;
+        k += step;
         let intended = d.start + d.clock.to_real(Duration::from_secs_f64(off));
         if intended >= d.deadline || d.stop.load(Ordering::Relaxed) {
             break;
@@ -107,7 +111,7 @@ pub async fn open_model(
         if d.stop.load(Ordering::Relaxed) {
             break;
         }
-        let idx = d.picker.pick(&mut rng);
+        let idx = d.partition.global(d.picker.pick(&mut rng));
         let seed: Option<u64> = d.flow.session_spec().map(|_| rng.random());
         let Ok(permit) = sem.clone().try_acquire_owned() else {
             lock(&d.stats).counts.dropped += 1;
@@ -165,7 +169,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
     let mut last_flush = Instant::now();
     let mut pending = 0u32;
     while Instant::now() < d.deadline && !d.stop.load(Ordering::Relaxed) {
-        let idx = d.picker.pick(&mut rng);
+        let idx = d.partition.global(d.picker.pick(&mut rng));
         if d.flow.session_spec().is_some() {
             let seed = rng.random();
             let bounds = Bounds {
@@ -233,7 +237,9 @@ pub async fn sampler(
 }
 
 /// Every `every` (real; `every_v` virtual seconds), moves each workload's interval histogram
-/// into the log. Returns the log and where its last interval ended (virtual seconds).
+/// into the log, then evaluates the abortOnFail thresholds (`watch`). Returns the log and
+/// where its last interval ended (virtual seconds).
+#[allow(clippy::too_many_arguments)]
 pub async fn interval_logger(
     shared: Vec<Shared>,
     names: Vec<String>,
@@ -242,6 +248,7 @@ pub async fn interval_logger(
     start: Instant,
     every: Duration,
     every_v: f64,
+    watch: Option<AbortWatch>,
 ) -> (Vec<Interval>, f64) {
     let every = every.max(Duration::from_millis(20));
     let mut k = 1u32;
@@ -262,6 +269,12 @@ pub async fn interval_logger(
             f64::from(k) * every_v,
             &mut log,
         );
+        if let Some(w) = &watch {
+            if w.check(&shared, &log, f64::from(k) * every_v) {
+                let log = std::mem::take(&mut *log);
+                return (log, f64::from(k) * every_v);
+            }
+        }
         k += 1;
     }
 }

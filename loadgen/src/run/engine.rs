@@ -11,16 +11,18 @@ use tokencache::CacheStats;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::abort::AbortWatch;
 pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
 use super::memory::{sample, MemSample};
-use super::pick::{rng, Picker};
+use super::pick::{rng, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
+use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
 
 /// What a finished (or interrupted) run measured.
@@ -30,6 +32,8 @@ pub struct RunOutput {
     pub wall: Duration,
     pub virtual_secs: f64,
     pub interrupted: bool,
+    /// An abortOnFail threshold failed and stopped the run.
+    pub aborted: Option<Aborted>,
     /// Per workload, in scenario order.
     pub workloads: Vec<WorkloadStats>,
     pub idp_by_status: std::collections::BTreeMap<String, u64>,
@@ -49,7 +53,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let mut interrupted = false;
     let populated = if scn.populate {
         tokio::select! {
-            r = populate(&parts) => r,
+            r = populate(&parts, scn) => r,
             () = &mut interrupt => {
                 interrupted = true;
                 (0, 0)
@@ -65,6 +69,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     // The phase starts on a whole virtual second.
     let now_v = clock.now_millis();
     let start_v = now_v.div_ceil(1000) * 1000;
+    align_fault_windows(&parts, start_v);
     let start = Instant::now() + clock.to_real(Duration::from_millis(start_v - now_v));
     let deadline = start + clock.to_real(scn.duration);
     if !interrupted {
@@ -77,12 +82,22 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let live = Arc::new(Live::default());
     let shared: Vec<Shared> = scn.workloads.iter().map(|_| Shared::default()).collect();
     let mut drivers = JoinSet::new();
+    // Instances draw from their own generators (and their own members).
+    let seed = match scn.instance {
+        Some(i) => scn.seed ^ u64::from(i.index + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        None => scn.seed,
+    };
     for (w, wl) in scn.workloads.iter().enumerate() {
-        let picker = Arc::new(Picker::new(pick_of(&wl.flow), wl.flow.pick_population()));
+        let partition = partition(scn, wl.flow.pick_stride());
+        let picker = Arc::new(Picker::new(
+            pick_of(&wl.flow),
+            partition.local_population(wl.flow.members()),
+        ));
         let flow = parts.flows[w].clone();
         let ctx = Driver {
             flow,
             picker,
+            partition,
             stats: shared[w].clone(),
             live: live.clone(),
             stop: stop.clone(),
@@ -95,7 +110,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
                 drivers.spawn(open_model(
                     ctx,
                     schedule,
-                    rng(scn.seed, w, 0),
+                    rng(seed, w, 0),
                     wl.max_in_flight as usize,
                 ));
             }
@@ -103,11 +118,10 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
                 let Arrival::Concurrency(n) = wl.arrival else {
                     unreachable!("closed model")
                 };
-                for k in 0..n {
-                    drivers.spawn(closed_worker(
-                        ctx.clone(),
-                        rng(scn.seed, w, u64::from(k) + 1),
-                    ));
+                // Instance I of N runs callers I, I+N, ... (their union is the whole run's).
+                let (first, step) = (partition.index as u32, partition.count as u32);
+                for k in (first..n).step_by(step as usize) {
+                    drivers.spawn(closed_worker(ctx.clone(), rng(seed, w, u64::from(k) + 1)));
                 }
             }
         }
@@ -117,6 +131,22 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     ]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
+    let aborted = Arc::new(Mutex::new(None));
+    let abort_on_fail: Vec<_> = scn
+        .thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail)
+        .cloned()
+        .collect();
+    let watch = (!abort_on_fail.is_empty()).then(|| AbortWatch {
+        thresholds: abort_on_fail,
+        names: names.clone(),
+        idp: parts.idp.clone(),
+        memory: memory.clone(),
+        start,
+        stop: stop.clone(),
+        aborted: aborted.clone(),
+    });
     let interval_task = tokio::spawn(interval_logger(
         shared.clone(),
         names.clone(),
@@ -125,6 +155,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         start,
         clock.to_real(scn.interval),
         scn.interval.as_secs_f64(),
+        watch,
     ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
@@ -146,10 +177,11 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
             }
         }
     }
-    // The phase lasts its duration even when the last arrival came earlier.
+    // The phase lasts its duration even when the last arrival came earlier (unless a
+    // threshold aborts it meanwhile).
     if !interrupted {
         tokio::select! {
-            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = until_deadline_or_stop(deadline, &stop) => {}
             () = &mut interrupt => interrupted = true,
         }
     }
@@ -164,6 +196,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         )
     });
     progress.finish();
+    let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
     let mut memory = std::mem::take(&mut *memory.lock().unwrap_or_else(|p| p.into_inner()));
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
@@ -178,12 +211,13 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     Ok(RunOutput {
         started_at,
         wall,
-        virtual_secs: if interrupted {
+        virtual_secs: if interrupted || aborted.is_some() {
             virtual_secs.min(scn.duration.as_secs_f64())
         } else {
             scn.duration.as_secs_f64()
         },
         interrupted,
+        aborted,
         workloads: shared.iter().map(|s| lock(s).clone()).collect(),
         idp_by_status: parts.idp.snapshot(),
         cache: delta(&end_stats, &base_stats),
@@ -191,6 +225,48 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         intervals,
         populated,
     })
+}
+
+/// Fault windows (`authority.embedded.faults[].window`) count from the start of the measured
+/// phase, not from when the mock was built (before populate and the alignment to a whole
+/// virtual second): the mock's rules are re-installed shifted by the difference.
+fn align_fault_windows(parts: &Parts, start_v: u64) {
+    let Some((mock, mock_start_v)) = &parts.mock else {
+        return;
+    };
+    let mut rules = mock.faults();
+    if !rules.iter().any(|r| r.when.window.is_some()) {
+        return;
+    }
+    let shift = start_v.saturating_sub(*mock_start_v) as f64 / 1000.0;
+    for r in &mut rules {
+        if let Some(w) = &mut r.when.window {
+            w.from_s += shift;
+            w.to_s += shift;
+        }
+    }
+    // The rules were valid when the mock was built; shifted windows stay valid.
+    let _ = mock.set_faults(rules);
+}
+
+/// Sleeps until `deadline` or until the run is stopped (interrupt or abort).
+async fn until_deadline_or_stop(deadline: Instant, stop: &AtomicBool) {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(left.min(Duration::from_millis(10))).await;
+    }
+}
+
+/// This run's share of a population with `stride` indexes per member.
+fn partition(scn: &Scenario, stride: u64) -> Partition {
+    match scn.instance {
+        Some(i) => Partition {
+            index: u64::from(i.index),
+            count: u64::from(i.count),
+            stride: stride.max(1),
+        },
+        None => Partition::whole(stride),
+    }
 }
 
 fn pick_of(f: &crate::scenario::model::FlowSpec) -> crate::scenario::model::Pick {
@@ -217,14 +293,17 @@ fn delta(end: &CacheStats, base: &CacheStats) -> CacheStats {
     }
 }
 
-/// Acquires every partition × resource once, 64 at a time (not measured).
-async fn populate(parts: &Parts) -> (u64, u64) {
+/// Acquires every partition × resource of this instance's share once, 64 at a time (not
+/// measured).
+async fn populate(parts: &Parts, scn: &Scenario) -> (u64, u64) {
     let sem = Arc::new(Semaphore::new(64));
     let mut set = JoinSet::new();
     let failed = Arc::new(AtomicU64::new(0));
     let mut n = 0;
     for flow in &parts.flows {
-        for i in 0..flow.spec.population() {
+        let part = partition(scn, flow.spec.resource_count());
+        for local in 0..part.local_population(flow.spec.members()) {
+            let i = part.global(local);
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 break;
             };

@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokencache::{Clock, TokenCache};
 
 /// One sample (stable field names of report.json `memory.samples`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemSample {
     pub t_virtual_s: f64,
     pub t_wall_s: f64,

@@ -1,6 +1,7 @@
 //! The run engine: build the clock, authority, cache and clients; populate; drive the
 //! workloads; measure.
 
+mod abort;
 pub mod authority;
 mod drivers;
 pub mod engine;
@@ -14,4 +15,4 @@ mod setup;
 mod signin;
 pub mod stats;
 
-pub use engine::{run, RunOutput};
+pub use engine::{run, Interval, RunOutput};

@@ -65,6 +65,48 @@ impl Picker {
     }
 }
 
+/// An instance's share of a population (`run --instance I/N`): members (tenants or users)
+/// `I, I+N, I+2N, ...`, each with its `stride` consecutive indexes (resources). Instance `I`
+/// picks a local index in `0..local_population` and [`Partition::global`] maps it back, so
+/// instances drive disjoint members whose union is the whole population.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u64,
+    pub count: u64,
+    pub stride: u64,
+}
+
+impl Partition {
+    /// The whole population (a single-instance run).
+    pub fn whole(stride: u64) -> Self {
+        Partition {
+            index: 0,
+            count: 1,
+            stride: stride.max(1),
+        }
+    }
+
+    /// How many of `members` this instance owns.
+    pub fn members(&self, members: u64) -> u64 {
+        if self.index >= members {
+            0
+        } else {
+            (members - self.index).div_ceil(self.count)
+        }
+    }
+
+    /// Local indexes this instance picks from.
+    pub fn local_population(&self, members: u64) -> u64 {
+        self.members(members) * self.stride
+    }
+
+    /// The population index of local index `local`.
+    pub fn global(&self, local: u64) -> u64 {
+        let (m, r) = (local / self.stride, local % self.stride);
+        (m * self.count + self.index) * self.stride + r
+    }
+}
+
 /// The generator of workload `w`, worker `k`, derived from the scenario seed.
 pub fn rng(seed: u64, w: usize, k: u64) -> StdRng {
     let mix = seed
@@ -77,6 +119,27 @@ pub fn rng(seed: u64, w: usize, k: u64) -> StdRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_are_disjoint_and_cover_the_population() {
+        let (members, stride, n) = (7u64, 3u64, 3u64);
+        let mut seen: Vec<u64> = Vec::new();
+        for index in 0..n {
+            let p = Partition {
+                index,
+                count: n,
+                stride,
+            };
+            for local in 0..p.local_population(members) {
+                let g = p.global(local);
+                assert_eq!((g / stride) % n, index, "member of another instance");
+                seen.push(g);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..members * stride).collect::<Vec<_>>());
+        assert_eq!(Partition::whole(3).global(5), 5);
+    }
 
     #[test]
     fn picks_are_seeded_and_shaped() {

@@ -21,6 +21,9 @@ use crate::scenario::model::{AuthoritySpec, FlowSpec, Scenario};
 #[derive(Debug)]
 pub struct Parts {
     pub clock: SharedClock,
+    /// The embedded mock and the virtual time (ms) at which it started counting its fault
+    /// windows.
+    pub mock: Option<(Arc<mock_authority::Authority>, u64)>,
     pub idp: Arc<Counting>,
     pub cache: TokenCache,
     pub flows: Vec<Arc<FlowCtx>>,
@@ -31,9 +34,10 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
     let mut mock = None;
     let inner: Arc<dyn AuthorityClient> = match &scn.authority {
         AuthoritySpec::Embedded(spec) => {
+            let started_v = clock.now_millis();
             let m =
                 build_mock(spec, clock.clone()).context("starting the embedded mock authority")?;
-            mock = Some(m.clone());
+            mock = Some((m.clone(), started_v));
             Arc::new(EmbeddedAuthority {
                 authority: m,
                 clock: clock.clone(),
@@ -100,7 +104,7 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
                     FlowSpec::OnBehalfOf {
                         assertion_lifetime, ..
                     },
-                    Some(m),
+                    Some((m, _)),
                 ) => Some(Assertions::new(
                     m.clone(),
                     clock.clone(),
@@ -110,7 +114,7 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
                 _ => None,
             };
             let sign_ins = match (&w.flow, &mock) {
-                (FlowSpec::WebApp { .. }, Some(m)) => Some(SignIns::new(m.clone())),
+                (FlowSpec::WebApp { .. }, Some((m, _))) => Some(SignIns::new(m.clone())),
                 _ => None,
             };
             Arc::new(FlowCtx {
@@ -123,6 +127,7 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
         .collect();
     Ok(Parts {
         clock,
+        mock,
         idp,
         cache,
         flows,

@@ -84,7 +84,9 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         .map(|ws| ws.iter().map(|w| w.name.clone()).collect());
     let thresholds = match f.get("thresholds") {
         None => Some(Vec::new()),
-        Some(n) => super::check_workload::thresholds(cx, n, wl_names.as_deref()),
+        Some(n) => {
+            super::check_workload::thresholds(cx, n, wl_names.as_deref(), telemetry.map(|t| t.1))
+        }
     };
     if let (Some(AuthoritySpec::External { .. }), Some(wls)) = (&authority, &workloads) {
         for w in wls {
@@ -111,6 +113,7 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         memory_sample_every: telemetry?.0,
         interval: telemetry?.1,
         thresholds: thresholds?,
+        instance: None,
     })
 }
 

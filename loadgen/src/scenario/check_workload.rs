@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::ctx::{join, Ctx, Fields};
 use super::model::*;
-use super::tree::{Node, Value};
+use super::tree::{Node, Pos, Value};
 use crate::thresholds::{parse_expr, parse_metric, Threshold};
 
 const WORKLOAD_KEYS: &[&str] = &[
@@ -358,10 +358,42 @@ fn arrival(cx: &mut Ctx<'_>, f: &Fields<'_>, n: &Node, p: &str) -> Option<Arriva
     }
 }
 
+/// One list item of a threshold: `"p(99) < 5ms"` or k6's object form
+/// `{ threshold: "p(99) < 5ms", abortOnFail: true, delayAbortEval: 10s }`.
+fn threshold_item(cx: &mut Ctx<'_>, e: &Node, ep: &str) -> Option<(String, Pos, bool, Duration)> {
+    if let Value::Map(_) = &e.value {
+        let f = cx.map(e, ep, &["threshold", "abortOnFail", "delayAbortEval"])?;
+        let tn = cx.required(&f, "threshold", ep);
+        let text = tn.and_then(|n| cx.string(n, &format!("{ep}.threshold")));
+        let abort = cx.opt(&f, "abortOnFail", ep, Ctx::boolean);
+        let delay = cx.opt(&f, "delayAbortEval", ep, Ctx::duration);
+        if delay.is_some() && abort != Some(true) {
+            let pos = f.get("delayAbortEval").map_or(e.pos, |n| n.pos);
+            cx.err(
+                pos,
+                &format!("{ep}.delayAbortEval"),
+                "delayAbortEval only applies with abortOnFail: true",
+            );
+            return None;
+        }
+        return Some((
+            text?,
+            tn?.pos,
+            abort.unwrap_or(false),
+            delay.unwrap_or_default(),
+        ));
+    }
+    let text = cx.string(e, ep)?;
+    Some((text, e.pos, false, Duration::ZERO))
+}
+
+/// `thresholds:`; window tags must be whole multiples of `interval` (they are made of
+/// interval histograms).
 pub fn thresholds(
     cx: &mut Ctx<'_>,
     n: &Node,
     workloads: Option<&[String]>,
+    interval: Option<Duration>,
 ) -> Option<Vec<Threshold>> {
     let Value::Map(entries) = &n.value else {
         cx.err(
@@ -378,7 +410,7 @@ pub fn thresholds(
     let mut ok = true;
     for (k, v) in entries {
         let p = format!("thresholds.{:?}", k.name);
-        let (def, workload) = match parse_metric(&k.name) {
+        let (def, tags) = match parse_metric(&k.name) {
             Ok(m) => m,
             Err(e) => {
                 cx.err(k.pos, &p, e);
@@ -386,13 +418,25 @@ pub fn thresholds(
                 continue;
             }
         };
-        if let Some(w) = &workload {
+        if let Some(w) = &tags.workload {
             if let Some(workloads) = workloads.filter(|ws| !ws.contains(w)) {
                 let names: Vec<&str> = workloads.iter().map(String::as_str).collect();
                 let hint = tokencache::config::closest(w, &names)
                     .map(|c| format!(" (did you mean {c:?}?)"))
                     .unwrap_or_default();
                 cx.err(k.pos, &p, format!("no workload named {w:?}{hint}"));
+                ok = false;
+            }
+        }
+        if let (Some(w), Some(i)) = (tags.window, interval) {
+            if w.as_millis() % i.as_millis().max(1) != 0 {
+                cx.err(
+                    k.pos,
+                    &p,
+                    format!(
+                        "window {w:?} is not a whole multiple of telemetry.interval ({i:?}): windows are made of interval histograms"
+                    ),
+                );
                 ok = false;
             }
         }
@@ -403,7 +447,7 @@ pub fn thresholds(
                 cx.err(
                     v.pos,
                     &p,
-                    "expected a list of expressions like [\"p(99) < 5ms\"]",
+                    "expected a list of expressions like [\"p(99) < 5ms\"] or { threshold, abortOnFail, delayAbortEval }",
                 );
                 ok = false;
                 continue;
@@ -411,7 +455,8 @@ pub fn thresholds(
         };
         for (i, e) in exprs.into_iter().enumerate() {
             let ep = format!("{p}[{i}]");
-            let Some(text) = cx.string(e, &ep) else {
+            let Some((text, pos, abort_on_fail, delay_abort_eval)) = threshold_item(cx, e, &ep)
+            else {
                 ok = false;
                 continue;
             };
@@ -420,14 +465,17 @@ pub fn thresholds(
                     metric: k.name.clone(),
                     name: def.name,
                     unit: def.unit,
-                    workload: workload.clone(),
+                    workload: tags.workload.clone(),
                     expr: text,
                     agg,
                     op,
                     limit,
+                    window: tags.window,
+                    abort_on_fail,
+                    delay_abort_eval,
                 }),
                 Err(msg) => {
-                    cx.err(e.pos, &ep, msg);
+                    cx.err(pos, &ep, msg);
                     ok = false;
                 }
             }

@@ -32,6 +32,48 @@ pub struct Scenario {
     /// Virtual time per interval histogram of intervals.hlog.
     pub interval: Duration,
     pub thresholds: Vec<Threshold>,
+    /// `run --instance I/N`: this process drives instance I's share of the workload.
+    pub instance: Option<Instance>,
+}
+
+impl Scenario {
+    /// This scenario as instance `i` of a multi-instance run: each workload must leave every
+    /// instance at least one member and (closed model) one caller.
+    pub fn with_instance(mut self, i: Instance) -> Result<Scenario, String> {
+        if i.count == 0 || i.index >= i.count {
+            return Err(format!(
+                "--instance {}/{}: the index must be in 0..{} (0-based, as JOB_COMPLETION_INDEX)",
+                i.index, i.count, i.count
+            ));
+        }
+        for w in &self.workloads {
+            let members = w.flow.members();
+            if members < u64::from(i.count) {
+                return Err(format!(
+                    "--instance {}/{}: workload {:?} has {members} tenants/users, too few for {} instances",
+                    i.index, i.count, w.name, i.count
+                ));
+            }
+            if let Arrival::Concurrency(n) = w.arrival {
+                if n < i.count {
+                    return Err(format!(
+                        "--instance {}/{}: workload {:?} has concurrency {n}, too little for {} instances",
+                        i.index, i.count, w.name, i.count
+                    ));
+                }
+            }
+        }
+        self.instance = Some(i);
+        Ok(self)
+    }
+}
+
+/// One of `count` instances of a multi-instance run (index 0-based, as Kubernetes'
+/// `JOB_COMPLETION_INDEX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    pub index: u32,
+    pub count: u32,
 }
 
 /// Which identity provider the run talks to.
@@ -162,6 +204,33 @@ impl FlowSpec {
                 ..
             } => *users,
             _ => self.population(),
+        }
+    }
+
+    /// Tenants (client credentials) or users: what instances of a multi-instance run split.
+    pub fn members(&self) -> u64 {
+        match self {
+            FlowSpec::ClientCredentials { tenants, .. } => *tenants,
+            FlowSpec::OnBehalfOf { users, .. } | FlowSpec::WebApp { users, .. } => *users,
+        }
+    }
+
+    /// Consecutive population indexes per member: the resources (1 for web-app sessions,
+    /// whose picks choose users).
+    pub fn pick_stride(&self) -> u64 {
+        match self {
+            FlowSpec::WebApp {
+                session: Some(_), ..
+            } => 1,
+            _ => self.resource_count(),
+        }
+    }
+
+    pub fn resource_count(&self) -> u64 {
+        match self {
+            FlowSpec::ClientCredentials { resources, .. }
+            | FlowSpec::OnBehalfOf { resources, .. }
+            | FlowSpec::WebApp { resources, .. } => resources.len().max(1) as u64,
         }
     }
 

@@ -35,7 +35,7 @@ fn compare_flags_regressions_beyond_tolerance_only() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains(
-            "| `durations_ms.total.p99` (lower is better) | 1 | 1.1000 | +10.0% | 20% | ✅ |"
+            "| `durations_ms.total.p99` (lower is better) | 1 | 1.1000 | +10.0% | n/a (no histograms in the baseline) | n/a | 20% | ✅ |"
         ),
         "{out}"
     );
@@ -43,7 +43,7 @@ fn compare_flags_regressions_beyond_tolerance_only() {
 
     let (code, out, _) = loadgen(&["compare", &base, &worse]);
     assert_eq!(code, 98, "{out}");
-    assert!(out.contains("| `durations_ms.total.p99` (lower is better) | 1 | 1.5000 | +50.0% | 20% | ❌ regression |"), "{out}");
+    assert!(out.contains("| `durations_ms.total.p99` (lower is better) | 1 | 1.5000 | +50.0% | n/a (no histograms in the baseline) | n/a | 20% | ❌ regression |"), "{out}");
     assert!(out.contains("**1 regression(s).**"), "{out}");
 
     let (code, out, _) = loadgen(&[

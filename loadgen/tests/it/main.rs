@@ -4,11 +4,14 @@
 mod support;
 
 mod compare_regression;
+mod compare_significance;
 mod external_authority;
 mod flows;
 mod interrupt;
+mod multi_instance;
 mod quickstart_report;
 mod report_schema;
+mod threshold_abort_window;
 mod threshold_exit;
 mod validate_scenarios;
 mod virtual_time;
