@@ -82,7 +82,15 @@ workload:
     let [_, no_cached, expired, ..] = c.reason;
     assert_eq!(no_cached, 0, "{:?}", c.reason);
     assert!((20 * 3..=20 * 5).contains(&expired), "{:?}", c.reason);
-    assert_eq!(out.idp_by_status.get("200"), Some(&(20 + expired)));
+    // A sign-in per user plus one redemption per expiry; under load a request may join a
+    // redemption already in flight (single flight), so it counts `expired` without a request.
+    let idp = out.idp_by_status.get("200").copied().unwrap_or(0);
+    assert!(
+        (20 + 20 * 3..=20 + expired).contains(&idp),
+        "{idp} requests for {expired} expired: {:?}",
+        out.idp_by_status
+    );
+    assert_eq!(out.idp_by_status.len(), 1, "{:?}", out.idp_by_status);
     assert_eq!(
         out.memory.last().unwrap().l1_entries,
         20,
