@@ -17,6 +17,11 @@ pub const L1_ENTRIES: &str = "tokencache.l1.entries";
 pub const L2_KEYS: &str = "tokencache.l2.keys";
 pub const PROCESS_MEMORY: &str = "process.memory.usage";
 
+/// Capacity figures the load generator derives from its memory samples (gauges, By):
+/// bytes per partition by `tokencache.flow`, and memory growth per 1,000 partitions.
+pub const MEMORY_BYTES_PER_PARTITION: &str = "loadgen.memory.bytes_per_partition";
+pub const MEMORY_GROWTH_PER_1000_PARTITIONS: &str = "loadgen.memory.growth_per_1000_partitions";
+
 pub mod attr {
     pub const TOKEN_SOURCE: &str = "tokencache.token_source";
     pub const CACHE_LEVEL: &str = "tokencache.cache_level";
