@@ -116,11 +116,13 @@ impl AuthorityClient for EmbeddedAuthority {
     }
 }
 
-/// Counts token-endpoint requests by HTTP status (`no_response` when none came back).
+/// Counts token-endpoint requests by HTTP status (`no_response` when none came back) and
+/// by grant type.
 #[derive(Debug)]
 pub struct Counting {
     pub inner: Arc<dyn AuthorityClient>,
     pub by_status: Mutex<BTreeMap<String, u64>>,
+    pub by_grant: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Counting {
@@ -128,7 +130,13 @@ impl Counting {
         Counting {
             inner,
             by_status: Mutex::new(BTreeMap::new()),
+            by_grant: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Requests by `grant_type` (the form's value, e.g. `client_credentials`).
+    pub fn grants(&self) -> BTreeMap<String, u64> {
+        self.by_grant.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
@@ -137,6 +145,9 @@ impl Counting {
 
     pub fn reset(&self) {
         if let Ok(mut m) = self.by_status.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.by_grant.lock() {
             m.clear();
         }
     }
@@ -161,6 +172,13 @@ impl AuthorityClient for Counting {
         };
         if let Ok(mut m) = self.by_status.lock() {
             *m.entry(key).or_insert(0) += 1;
+        }
+        let grant = form
+            .iter()
+            .find(|(k, _)| *k == "grant_type")
+            .map_or("unknown", |(_, v)| v.as_str());
+        if let Ok(mut m) = self.by_grant.lock() {
+            *m.entry(grant.to_owned()).or_insert(0) += 1;
         }
         r
     }
