@@ -314,7 +314,10 @@ fn plan_cmd(from: &Path, target: Option<&Path>, flags: &crate::plan::Target, jso
         Ok(t) => t.unwrap_or_default(),
         Err(e) => {
             let n = e.0.len();
-            eprintln!("{n} error{} in the target file:", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{n} error{} in the target file:",
+                if n == 1 { "" } else { "s" }
+            );
             for d in &e.0 {
                 eprintln!("  {d}");
             }

@@ -199,8 +199,10 @@ impl Inputs {
             v.as_f64()
                 .ok_or_else(|| format!("{where_}: {key} is missing or not a number"))
         };
-        let token_lifetime_s = num(&cap["token_lifetime_s"], "capacity.token_lifetime_s")
-            .map_err(|e| format!("{e} (runs against an external authority have no known token lifetime)"))?;
+        let token_lifetime_s =
+            num(&cap["token_lifetime_s"], "capacity.token_lifetime_s").map_err(|e| {
+                format!("{e} (runs against an external authority have no known token lifetime)")
+            })?;
         let mut flows: BTreeMap<String, Measured> = BTreeMap::new();
         let workloads = cap["workloads"]
             .as_object()
@@ -504,10 +506,7 @@ pub fn microsoft(inputs: &Inputs) -> Vec<(String, f64, f64, String)> {
         let per_user = m.partitions as f64 / m.members.max(1) as f64;
         for (level, b) in [("L1", m.l1_per_partition()), ("L2", m.l2_per_partition())] {
             rows.push((
-                format!(
-                    "web-app user with {} API(s) ({level})",
-                    n2(m.resources)
-                ),
+                format!("web-app user with {} API(s) ({level})", n2(m.resources)),
                 b * per_user,
                 MS_WEB_APP_USER_BYTES,
                 "~7 KB per web-app user".to_owned(),

@@ -247,7 +247,11 @@ pub fn record(f: &Figures, scenario: &str) {
         .with_unit("By")
         .with_description("Memory growth per 1,000 partitions (L1, L2, process RSS)")
         .build();
-    for (key, level) in [("l1_bytes", "l1"), ("l2_bytes", "l2"), ("rss_bytes", "process")] {
+    for (key, level) in [
+        ("l1_bytes", "l1"),
+        ("l2_bytes", "l2"),
+        ("rss_bytes", "process"),
+    ] {
         if let Some(b) = f.growth_per_1000_partitions[key].as_f64() {
             growth.record(
                 b,

@@ -9,6 +9,7 @@ mod external_authority;
 mod flows;
 mod interrupt;
 mod multi_instance;
+mod plan_projection;
 mod quickstart_report;
 mod report_schema;
 mod threshold_abort_window;
