@@ -455,7 +455,7 @@ pub fn project(inputs: &Inputs, target: &Target) -> Plan {
             n2(l2_ops)
         ),
         format!(
-            "process RSS ≈ {} before populate + partitions × {} B growth per partition = {} (rough: the growth includes one-time allocations of the first populate)",
+            "process RSS ≈ {} before populate + partitions × {} B growth per partition = {} (rough: the growth includes the embedded mock authority and one-time allocations of the first populate)",
             bytes(inputs.rss_before),
             n0(inputs.rss_per_partition),
             bytes(rss)
@@ -483,6 +483,19 @@ pub fn self_check(inputs: &Inputs) -> Vec<(&'static str, f64, f64)> {
         ("IdP requests/s", p.idp_per_s, inputs.idp_per_s),
         ("L2 ops/s", p.l2_ops_per_s, inputs.l2_ops_per_s),
     ]
+}
+
+/// What makes the projection unreliable.
+pub fn warnings(inputs: &Inputs) -> Vec<String> {
+    let mut w = Vec::new();
+    if inputs.virtual_seconds < inputs.token_lifetime_s {
+        w.push(format!(
+            "the run lasted {} s of virtual time, less than the token lifetime ({} s): its miss ratio leaves out refreshes, so the IdP and L2 rates are too low; run for several token lifetimes (or with shorter tokens)",
+            n0(inputs.virtual_seconds),
+            n0(inputs.token_lifetime_s)
+        ));
+    }
+    w
 }
 
 fn deviation(projected: f64, measured: f64) -> Option<f64> {
@@ -579,6 +592,7 @@ pub fn to_json(from: &Path, inputs: &Inputs, target: &Target, plan: &Plan) -> Va
         "formulas": plan.formulas,
         "self_check": check,
         "microsoft": ms,
+        "warnings": warnings(inputs),
     })
 }
 
@@ -638,6 +652,9 @@ pub fn to_text(from: &Path, inputs: &Inputs, plan: &Plan) -> String {
         bytes(plan.rss_bytes),
         n0(plan.token_lifetime_s)
     );
+    for w in warnings(inputs) {
+        let _ = writeln!(s, "\n  warning: {w}");
+    }
     let _ = writeln!(
         s,
         "\nSelf-check (projection onto the measured population vs the run):"

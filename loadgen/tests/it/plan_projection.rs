@@ -123,6 +123,12 @@ fn check_projection(small: &Path, big: &Value, flags: &[&str]) -> Value {
         f(big, "/throughput/acquisitions_per_virtual_second"),
         0.10,
     );
+    assert_eq!(
+        plan["warnings"],
+        serde_json::json!([]),
+        "{}",
+        plan["warnings"]
+    );
     // The self-check reproduces the small run itself.
     for c in plan["self_check"].as_array().unwrap() {
         let d = c["deviation"].as_f64().unwrap_or(0.0);
@@ -208,6 +214,13 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
     let cc = &plan["flows"]["client_credentials"];
     assert_eq!(cc["partitions"], 400.0);
     assert_eq!(cc["requests_per_s"], 80.0);
+    // 20 s of 303 s tokens: the plan says its rates leave out refreshes.
+    let w = plan["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        w.contains("less than the token lifetime (303 s)"),
+        "{}",
+        plan["warnings"]
+    );
     // 4 resources instead of 2: twice the measured bytes per partition.
     let bpp = f(cc, "/measured/l1_bytes_per_partition");
     within("L1 bytes", f(cc, "/l1_bytes"), 400.0 * bpp * 2.0, 0.01);
