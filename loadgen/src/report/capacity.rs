@@ -16,6 +16,8 @@ use crate::run::RunOutput;
 pub struct Shape {
     /// The embedded authority's token lifetime (None with an external authority).
     pub token_lifetime_s: Option<f64>,
+    /// The embedded authority's `refresh_in` (proactive refresh), if set.
+    pub refresh_in_s: Option<f64>,
     /// Per workload, in scenario order.
     pub workloads: Vec<WorkloadShape>,
 }
@@ -34,6 +36,10 @@ impl Shape {
         Shape {
             token_lifetime_s: match &scn.authority {
                 AuthoritySpec::Embedded(e) => Some(e.token_lifetime.as_secs_f64()),
+                AuthoritySpec::External { .. } => None,
+            },
+            refresh_in_s: match &scn.authority {
+                AuthoritySpec::Embedded(e) => e.refresh_in.map(|d| d.as_secs_f64()),
                 AuthoritySpec::External { .. } => None,
             },
             workloads: scn
@@ -204,6 +210,7 @@ fn capacity(shape: &Shape, names: &[String], out: &RunOutput) -> Value {
     let first = out.populate_steps.first().map(|s| s.before.rss_bytes);
     json!({
         "token_lifetime_s": shape.token_lifetime_s,
+        "refresh_in_s": shape.refresh_in_s,
         "virtual_seconds": out.virtual_secs,
         "workloads": workloads,
         "identity_provider_requests_per_s": r6(idp as f64 / secs),

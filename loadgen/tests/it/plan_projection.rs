@@ -214,23 +214,21 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
     let cc = &plan["flows"]["client_credentials"];
     assert_eq!(cc["partitions"], 400.0);
     assert_eq!(cc["requests_per_s"], 80.0);
-    // 20 s of 303 s tokens: the plan says its rates leave out refreshes.
-    let w = plan["warnings"][0].as_str().unwrap_or_default();
-    assert!(
-        w.contains("less than the token lifetime (303 s)"),
-        "{}",
-        plan["warnings"]
-    );
+    // 20 s with a refresh period of 3 s: no warning.
+    assert_eq!(plan["warnings"], serde_json::json!([]));
     // 4 resources instead of 2: twice the measured bytes per partition.
     let bpp = f(cc, "/measured/l1_bytes_per_partition");
     within("L1 bytes", f(cc, "/l1_bytes"), 400.0 * bpp * 2.0, 0.01);
-    // 840 s tokens instead of 303 s: fewer misses per request, in proportion.
-    let miss = f(cc, "/measured/miss_ratio");
+    // 840 s tokens instead of 303 s: refreshed every 540 s instead of every 3 s (MSAL's
+    // 5-minute buffer), so fewer IdP requests per acquisition, in proportion.
+    assert_eq!(plan["measured_refresh_period_s"], 3.0);
+    assert_eq!(plan["refresh_period_s"], 540.0);
+    let miss = f(cc, "/measured/idp_requests_per_acquisition");
     assert!(miss > 0.0, "{cc}");
     within(
         "IdP requests/s",
         f(cc, "/identity_provider_requests_per_s"),
-        80.0 * miss * 303.0 / 840.0,
+        80.0 * miss * 3.0 / 540.0,
         0.01,
     );
     let (code, text, _) = loadgen(&[
@@ -248,6 +246,20 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
     assert!(text.contains("B/partition (measured)"), "{text}");
     assert!(text.contains("Self-check"), "{text}");
     assert!(text.contains("2–3 KB per app token"), "{text}");
+
+    // A run shorter than two refresh periods (420 s tokens: 120 s) gets a warning.
+    let short = daemon(4, 2)
+        .replace("duration: 10m", "duration: 20s")
+        .replace("token_lifetime: 360s", "token_lifetime: 420s")
+        .replace("speed: 30", "speed: 60");
+    run(dir.path(), "short", &short);
+    let plan = plan_json(&dir.path().join("short/report.json"), &[]);
+    let w = plan["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        w.contains("less than two refresh periods (120 s"),
+        "{}",
+        plan["warnings"]
+    );
 }
 
 #[test]
