@@ -1,5 +1,5 @@
 //! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
-//! `report` and `merge`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! `report`, `merge` and `inspect`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
@@ -76,6 +76,9 @@ pub enum Cmd {
         #[arg(long, value_name = "P", default_value = "0.01")]
         alpha: String,
     },
+    /// Decode a partition blob (file, Redis, Redis Cluster or PostgreSQL) without printing
+    /// tokens, or --list the partition keys; exit 2 on a bad blob or key, 1 when unreachable.
+    Inspect(crate::inspect::InspectArgs),
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
         #[arg(required = true)]
@@ -112,6 +115,7 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         },
         Cmd::Merge { out_dir, reports } => merge_cmd(&out_dir, &reports),
+        Cmd::Inspect(args) => crate::inspect::main(args),
         Cmd::Report { report } => match compare::read(&report) {
             Ok(r) => {
                 print!("{}", report::summary::render(&r));

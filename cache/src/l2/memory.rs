@@ -122,6 +122,19 @@ impl L2Store for MemoryStore {
         }
         Ok(usage)
     }
+
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let now = self.clock.now_millis();
+        Ok(self
+            .map
+            .iter()
+            .filter(|(k, slot)| {
+                k.starts_with(prefix) && slot.expires_at.load(Ordering::Relaxed) > now
+            })
+            .map(|(k, _)| k.as_str().to_owned())
+            .take(limit)
+            .collect())
+    }
 }
 
 #[cfg(test)]

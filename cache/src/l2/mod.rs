@@ -123,4 +123,15 @@ pub trait L2Store: Send + Sync + fmt::Debug + 'static {
 
     /// Keys and bytes held under `prefix`, for memory sampling. May be sampled or estimated.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error>;
+
+    /// Up to `limit` keys under `prefix` (full keys, in no particular order), for inspection.
+    /// Server stores walk their key space incrementally (`SCAN`, `LIMIT`), never `KEYS`.
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let _ = (prefix, limit);
+        Err(L2Error::Backend {
+            store: self.name(),
+            op: L2Op::Get,
+            message: "this store cannot list its keys".into(),
+        })
+    }
 }

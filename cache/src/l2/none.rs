@@ -28,4 +28,7 @@ impl L2Store for NoneStore {
     async fn usage(&self, _prefix: &str) -> Result<L2Usage, L2Error> {
         Ok(L2Usage::default())
     }
+    async fn list_keys(&self, _prefix: &str, _limit: usize) -> Result<Vec<String>, L2Error> {
+        Ok(Vec::new())
+    }
 }

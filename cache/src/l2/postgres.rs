@@ -66,6 +66,7 @@ struct Sql {
     remove: String,
     purge: String,
     usage: String,
+    list: String,
 }
 
 impl Sql {
@@ -91,6 +92,9 @@ impl Sql {
                         count(*), \
                         pg_total_relation_size('{t}') \
                  FROM {t}"
+            ),
+            list: format!(
+                "SELECT key FROM {t} WHERE key LIKE $1 ESCAPE '\\' AND {live} ORDER BY key LIMIT $2"
             ),
         }
     }
@@ -403,6 +407,25 @@ impl L2Store for PostgresStore {
             keys: keys.max(0) as u64,
             bytes: bytes.max(0) as u64,
         })
+    }
+
+    /// Live keys under `prefix`, in key order (`SELECT ... ORDER BY key LIMIT`).
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let sql = self.sql.clone();
+        let pattern = like_prefix(prefix);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with_client(L2Op::Get, |client| async move {
+                let stmt = client.prepare_cached(&sql.list).await?;
+                client.query(&stmt, &[&pattern, &limit]).await
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<_, String>(0)
+                    .map_err(|e| self.backend(L2Op::Get, describe(&e)))
+            })
+            .collect()
     }
 }
 

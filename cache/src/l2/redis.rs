@@ -187,6 +187,64 @@ impl L2Store for RedisStore {
         .await
         .map(|u| u.estimate())
     }
+
+    /// `SCAN MATCH prefix*` until `limit` keys are found or the scan ends.
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let conn = self.conn.clone();
+        let exec = move |cmd: Cmd| {
+            let mut conn = conn.clone();
+            async move { cmd.query_async::<Value>(&mut conn).await }
+        };
+        let mut out = Vec::new();
+        bounded(
+            STORE,
+            L2Op::Get,
+            self.options.op_timeout * 10,
+            &self.secrets,
+            scan_keys(prefix, limit, &mut out, exec),
+        )
+        .await?;
+        Ok(out)
+    }
+}
+
+/// Appends keys under `prefix` found by `SCAN MATCH` on one node to `out` until it holds
+/// `limit` keys or the scan ends. `exec` sends one command to that node.
+pub(super) async fn scan_keys<F, Fut>(
+    prefix: &str,
+    limit: usize,
+    out: &mut Vec<String>,
+    exec: F,
+) -> RedisResult<()>
+where
+    F: Fn(Cmd) -> Fut,
+    Fut: Future<Output = RedisResult<Value>>,
+{
+    let pattern = format!("{}*", glob_escape(prefix));
+    let mut cursor: u64 = 0;
+    while out.len() < limit {
+        let reply = exec(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .to_owned(),
+        )
+        .await?;
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
+        for key in batch {
+            if out.len() < limit {
+                out.push(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// `GETEX key PX ms` (read and slide in one round trip) or `GET key`.

@@ -7,6 +7,7 @@ mod compare_regression;
 mod compare_significance;
 mod external_authority;
 mod flows;
+mod inspect;
 mod interrupt;
 mod multi_instance;
 mod quickstart_report;
