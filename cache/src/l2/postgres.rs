@@ -256,11 +256,16 @@ impl PostgresStore {
     {
         let limit = self.options.op_timeout;
         let work = async {
-            let client = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| self.backend(op, format!("no connection: {e}")))?;
+            let client = self.pool.get().await.map_err(|e| match e {
+                // Every connection busy for connect_timeout (or none could be opened in time):
+                // a timeout, as the cache's failure policy expects, never a wait without end.
+                deadpool_postgres::PoolError::Timeout(_) => L2Error::Timeout {
+                    store: STORE,
+                    op,
+                    after: self.options.connect_timeout,
+                },
+                e => self.backend(op, format!("no connection: {e}")),
+            })?;
             f(client).await.map_err(|e| self.backend(op, describe(&e)))
         };
         match tokio::time::timeout(limit, work).await {
@@ -384,6 +389,7 @@ impl L2Store for PostgresStore {
     /// `keys`: live rows whose key starts with `prefix` (exact; one scan of the table).
     /// `bytes`: `pg_total_relation_size` of the table (heap, TOAST, indexes, dead rows),
     /// times the share of the table's rows under `prefix`; exact for the empty prefix.
+    /// `server_bytes`: `pg_total_relation_size` itself.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         let sql = self.sql.clone();
         let pattern = like_prefix(prefix);
@@ -406,6 +412,8 @@ impl L2Store for PostgresStore {
         Ok(L2Usage {
             keys: keys.max(0) as u64,
             bytes: bytes.max(0) as u64,
+            method: "relation-size",
+            server_bytes: Some(size.max(0) as u64),
         })
     }
 

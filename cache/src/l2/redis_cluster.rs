@@ -176,7 +176,8 @@ impl L2Store for RedisClusterStore {
     /// Sums the standalone estimate over every live master: keys exact per master (`DBSIZE`
     /// for the empty prefix, `SCAN MATCH` otherwise), bytes from `MEMORY USAGE` of up to
     /// `usage_sample` keys per master, scaled when a master holds more. A master that is down
-    /// makes the whole call fail rather than under-report.
+    /// makes the whole call fail rather than under-report. `server_bytes`: the masters'
+    /// `used_memory` summed.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         let sample = self.options.usage_sample;
         let work = async {

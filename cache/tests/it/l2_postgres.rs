@@ -28,6 +28,20 @@ async fn semantics_round_trip_ttl_slide_remove_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_probe_matches_bytes_written_and_keys_are_listed() {
+    let (_server, store) = server_and_store().await;
+    let (written, usage, growth) =
+        c::usage_is_plausible_against_bytes_written(&store, "", 400, "relation-size").await;
+    eprintln!(
+        "postgres: {written} B written; pg_total_relation_size {} B ({:.2}×), grew {} B",
+        usage.server_bytes.unwrap(),
+        usage.bytes as f64 / written as f64,
+        growth.unwrap()
+    );
+    c::list_keys_walks_a_prefix_up_to_a_limit(&store, "ts:list:").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_deletes_expired_rows_and_a_custom_table_works() {
     let (server, _default) = server_and_store().await;
     let store = PostgresStore::connect_with(
