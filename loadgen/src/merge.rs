@@ -19,7 +19,7 @@ use tokencache::CacheStats;
 use crate::report::histograms::{self, named};
 use crate::report::observe::{interval_histogram, Aborted};
 use crate::report::{hlog, time, Meta};
-use crate::run::memory::MemSample;
+use crate::run::memory::{L2Baseline, MemSample};
 use crate::run::stats::{Hists, WorkloadStats, LEVELS, SOURCES};
 use crate::run::{Interval, RunOutput};
 use crate::thresholds::{parse_expr, parse_metric, Threshold};
@@ -254,10 +254,30 @@ fn memory(inputs: &[Input]) -> anyhow::Result<Vec<MemSample>> {
                 s.l2_bytes += o.l2_bytes;
                 s.l2_keys += o.l2_keys;
                 s.rss_bytes += o.rss_bytes;
+                // Instances share one L2 server: its size is not added up.
+                s.l2_server_bytes = s.l2_server_bytes.max(o.l2_server_bytes);
             }
             s
         })
         .collect())
+}
+
+/// The instances' L2 method (the first's) and the smallest server baseline: they share
+/// one L2 server, so the earliest-looking figure is the closest to before any wrote.
+fn l2_baseline(inputs: &[Input]) -> L2Baseline {
+    let method = inputs
+        .first()
+        .and_then(|i| i.json["memory"]["l2_method"].as_str())
+        .unwrap_or("unavailable")
+        .to_owned();
+    let server_bytes = inputs
+        .iter()
+        .filter_map(|i| i.json["memory"]["l2_server"]["baseline_bytes"].as_u64())
+        .min();
+    L2Baseline {
+        method,
+        server_bytes,
+    }
 }
 
 /// The thresholds as the instances' reports list them (re-parsed from metric and expr).
@@ -380,6 +400,7 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         idp_by_status,
         cache,
         memory: memory(&inputs)?,
+        l2_baseline: l2_baseline(&inputs),
         intervals: intervals(&inputs, &names)?,
         populated,
     };

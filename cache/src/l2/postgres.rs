@@ -44,6 +44,9 @@ pub struct PostgresOptions {
     pub connect_timeout: Duration,
     /// Overall bound on one store operation; past it the operation returns [`L2Error::Timeout`].
     pub op_timeout: Duration,
+    /// Create the table (and its index) on connect when it is missing. Read-only tools
+    /// (`loadgen inspect`) turn this off: connecting then only checks the server answers.
+    pub create_table: bool,
 }
 
 impl Default for PostgresOptions {
@@ -53,6 +56,7 @@ impl Default for PostgresOptions {
             max_connections: 16,
             connect_timeout: Duration::from_millis(1000),
             op_timeout: Duration::from_secs(2),
+            create_table: true,
         }
     }
 }
@@ -221,7 +225,16 @@ impl PostgresStore {
             secrets,
             options,
         };
-        store.create_table().await.map_err(|e| {
+        let ready = if store.options.create_table {
+            store.create_table().await
+        } else {
+            store
+                .with_client(L2Op::Get, |client| async move {
+                    client.simple_query("SELECT 1").await.map(|_| ())
+                })
+                .await
+        };
+        ready.map_err(|e| {
             setup(format!(
                 "cannot set up table {:?} on {}: {}",
                 store.options.table,

@@ -185,6 +185,7 @@ async fn connect(args: &InspectArgs) -> Result<(Arc<dyn L2Store>, String), Failu
     if let Some(url) = &args.postgres {
         let opts = PostgresOptions {
             table: args.table.clone(),
+            create_table: false,
             ..PostgresOptions::default()
         };
         let s = PostgresStore::connect_with(url, opts).await.map_err(fail)?;
@@ -210,7 +211,15 @@ async fn from_store(
     now: u64,
 ) -> Result<String, Failure> {
     let (store, addr) = connect(args).await?;
-    let runtime = |e: tokencache::L2Error| Failure(EXIT_RUNTIME, format!("{addr}: {e}"));
+    let runtime = |e: tokencache::L2Error| {
+        let msg = e.to_string();
+        if msg.ends_with("(42P01)") {
+            // PostgreSQL's undefined_table: the --table names nothing (inspect never creates it).
+            bad(format!("{addr}: no table {:?} ({msg})", args.table))
+        } else {
+            Failure(EXIT_RUNTIME, format!("{addr}: {e}"))
+        }
+    };
     let prefix = full_key(&args.namespace, "");
     if args.list {
         let mut found = store

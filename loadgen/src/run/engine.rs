@@ -16,7 +16,7 @@ pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
-use super::memory::{sample, MemSample};
+use super::memory::{baseline, sample, L2Baseline, MemSample};
 use super::pick::{rng, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
@@ -40,6 +40,8 @@ pub struct RunOutput {
     /// Cache counters of the measured phase (populate excluded).
     pub cache: CacheStats,
     pub memory: Vec<MemSample>,
+    /// The L2 usage method and the server's size before anything was written.
+    pub l2_baseline: L2Baseline,
     /// Interval histograms of DurationTotal per workload, in time order.
     pub intervals: Vec<Interval>,
     /// Iterations of the populate phase and how many failed.
@@ -49,6 +51,7 @@ pub struct RunOutput {
 /// Runs a scenario; `interrupt` (Ctrl-C) ends the measured phase early.
 pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow::Result<RunOutput> {
     let parts = build(scn).await?;
+    let l2_baseline = baseline(&parts.cache).await;
     tokio::pin!(interrupt);
     let mut interrupted = false;
     let populated = if scn.populate {
@@ -222,6 +225,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         idp_by_status: parts.idp.snapshot(),
         cache: delta(&end_stats, &base_stats),
         memory,
+        l2_baseline,
         intervals,
         populated,
     })

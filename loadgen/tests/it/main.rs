@@ -9,6 +9,7 @@ mod external_authority;
 mod flows;
 mod inspect;
 mod interrupt;
+mod l2_servers;
 mod multi_instance;
 mod quickstart_report;
 mod report_schema;
