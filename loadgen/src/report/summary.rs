@@ -266,7 +266,7 @@ pub fn render(r: &Value) -> String {
             4,
             "l2 server",
             &format!(
-                "{} before, {} last ({}{}), by {}",
+                "{} before the run, {} at the end ({}{}); l2 bytes by {}",
                 bytes(u(server, "/baseline_bytes")),
                 bytes(u(server, "/last_bytes")),
                 if delta < 0 { "-" } else { "+" },

@@ -65,6 +65,7 @@ fn the_redis_l2_scenario_runs_against_redis_and_inspect_reads_its_partitions() {
     let r = read_json(&dir.path().join("report.json"));
     super::report_schema::validate(&r);
     assert_l2_server(&r, "memory-usage-sample");
+    eprintln!("redis run: memory {}", r["memory"]["l2_server"]);
     assert_eq!(
         u(&r, "/memory/peak/l2_keys"),
         300,
@@ -162,6 +163,7 @@ telemetry: {{ memory_sample_every: 1s }}
     let r = read_json(&dir.path().join("out/report.json"));
     super::report_schema::validate(&r);
     assert_l2_server(&r, "relation-size");
+    eprintln!("postgres run: memory {}", r["memory"]["l2_server"]);
     assert_eq!(u(&r, "/memory/peak/l2_keys"), 200);
 
     let url = pg.url();
