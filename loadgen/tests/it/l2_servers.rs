@@ -231,3 +231,69 @@ telemetry: {{ memory_sample_every: 1s }}
     );
     assert_eq!(code, 2, "inspect must not have created the table: {err}");
 }
+
+#[test]
+fn inspect_lists_and_decodes_partitions_across_a_redis_cluster() {
+    let _turn = heavy();
+    let cluster = testkit::RedisCluster::start(3);
+    let urls = cluster.urls();
+    let raw = std::fs::read(super::support::repo().join("cache/tests/golden/msal_node_app.json"))
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tokencache::L2Store as _;
+        let store = tokencache::l2::RedisClusterStore::connect(&urls)
+            .await
+            .unwrap();
+        for i in 0..12 {
+            store
+                .set(&format!("ns:part-{i:02}"), raw.clone().into(), None)
+                .await
+                .unwrap();
+        }
+    });
+    let seeds = urls.join(",");
+    let (code, out, err) = loadgen_env(
+        &[
+            "inspect",
+            "--redis-cluster",
+            &seeds,
+            "--namespace",
+            "ns",
+            "--list",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut keys: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    let expected: Vec<String> = (0..12).map(|i| format!("part-{i:02}")).collect();
+    assert_eq!(keys, expected, "every master's keys are listed");
+    let (code, out, err) = loadgen_env(
+        &[
+            "inspect",
+            "--redis-cluster",
+            &seeds,
+            "--namespace",
+            "ns",
+            "part-07",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("format msal-json") && out.contains("access tokens (3)"),
+        "{out}"
+    );
+    super::inspect::assert_no_secret(&out, &super::inspect::secrets_of(&raw));
+}
