@@ -21,6 +21,7 @@ use crate::report::observe::{interval_histogram, Aborted};
 use crate::report::{hlog, time, Meta};
 use crate::run::memory::MemSample;
 use crate::run::stats::{Hists, WorkloadStats, LEVELS, SOURCES};
+use crate::run::timeline::Tick;
 use crate::run::{Interval, RunOutput};
 use crate::thresholds::{parse_expr, parse_metric, Threshold};
 
@@ -233,6 +234,29 @@ fn intervals(inputs: &[Input], names: &[String]) -> anyhow::Result<Vec<Interval>
         .collect())
 }
 
+/// The fleet's timeline: the instances' ticks of the same interval added (a report without
+/// `timeline`, written before it was added, contributes nothing).
+fn timeline(inputs: &[Input]) -> anyhow::Result<Vec<Tick>> {
+    let mut acc: BTreeMap<u64, Tick> = BTreeMap::new();
+    for i in inputs {
+        let Some(v) = i.json.get("timeline").filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let ticks: Vec<Tick> = serde_json::from_value(v.clone())
+            .with_context(|| format!("{}: timeline", i.path.display()))?;
+        for t in ticks {
+            let key = (t.t_virtual_s * 1000.0).round() as u64;
+            match acc.get_mut(&key) {
+                Some(sum) => sum.add(&t),
+                None => {
+                    acc.insert(key, t);
+                }
+            }
+        }
+    }
+    Ok(acc.into_values().collect())
+}
+
 /// Memory of the whole fleet: the instances' samples summed index by index (they sample on
 /// the same virtual schedule), as long as every instance has one.
 fn memory(inputs: &[Input]) -> anyhow::Result<Vec<MemSample>> {
@@ -381,6 +405,7 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         cache,
         memory: memory(&inputs)?,
         intervals: intervals(&inputs, &names)?,
+        timeline: timeline(&inputs)?,
         populated,
     };
     let meta = Meta {

@@ -13,12 +13,14 @@ use rand::Rng as _;
 use tokencache::client::AuthResult;
 
 use super::abort::AbortWatch;
+use super::authority::Counting;
 use super::flows::{FlowCtx, IterError};
 use super::memory::{sample, MemSample};
 use super::pick::{Partition, Picker};
 use super::schedule::Schedule;
 use super::session::Bounds;
 use super::stats::WorkloadStats;
+use super::timeline::Timeline;
 
 /// DurationTotal of one workload over one interval (virtual seconds since the start),
 /// already encoded as an interval-log line (a few hundred bytes instead of a histogram).
@@ -249,6 +251,8 @@ pub async fn interval_logger(
     every: Duration,
     every_v: f64,
     watch: Option<AbortWatch>,
+    timeline: Arc<Mutex<Timeline>>,
+    idp: Arc<Counting>,
 ) -> (Vec<Interval>, f64) {
     let every = every.max(Duration::from_millis(20));
     let mut k = 1u32;
@@ -268,6 +272,12 @@ pub async fn interval_logger(
             f64::from(k - 1) * every_v,
             f64::from(k) * every_v,
             &mut log,
+        );
+        timeline.lock().unwrap_or_else(|p| p.into_inner()).tick(
+            &shared,
+            &idp.snapshot(),
+            f64::from(k - 1) * every_v,
+            f64::from(k) * every_v,
         );
         if let Some(w) = &watch {
             if w.check(&shared, &log, f64::from(k) * every_v) {
