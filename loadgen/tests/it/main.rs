@@ -10,6 +10,7 @@ mod flows;
 mod interrupt;
 mod multi_instance;
 mod quickstart_report;
+mod report_html;
 mod report_schema;
 mod threshold_abort_window;
 mod threshold_exit;

@@ -416,7 +416,7 @@ fn percentile_charts(p: &mut Page, runs: &[Run]) {
         p.figure(
             &format!("percentiles-{k}"),
             &format!("Latency by percentile: {name}"),
-            "DurationTotal (total), DurationInCache (in_cache) and DurationInHttp (in_http); the percentile axis is logarithmic as in HdrHistogram's plotter.",
+            "DurationTotal (total), DurationInCache (in_cache) and DurationInHttp (in_http); the percentile axis is logarithmic as in HdrHistogram's plotter. Acquisitions without an HTTP call have in_http 0, drawn at the 1 ns floor.",
             &x,
             &y,
             &series,
@@ -571,7 +571,10 @@ fn time_charts(p: &mut Page, runs: &[Run]) {
         "Memory over time",
         "",
         &x,
-        &Axis::new("bytes", Scale::Linear, fmt_bytes),
+        &Axis {
+            base: 1024.0,
+            ..Axis::new("bytes", Scale::Linear, fmt_bytes)
+        },
         &series,
     );
 }

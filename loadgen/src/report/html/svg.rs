@@ -28,6 +28,8 @@ pub struct Axis {
     pub ticks: Option<Vec<(f64, String)>>,
     /// Include zero in a linear axis.
     pub from_zero: bool,
+    /// Ticks are round in this base: 10, or 1024 for bytes.
+    pub base: f64,
 }
 
 impl Axis {
@@ -38,6 +40,7 @@ impl Axis {
             fmt,
             ticks: None,
             from_zero: scale == Scale::Linear,
+            base: 10.0,
         }
     }
 }
@@ -94,12 +97,25 @@ fn range(axis: &Axis, vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     if axis.scale == Scale::Linear && axis.from_zero && lo >= 0.0 {
         lo = 0.0;
     }
+    // A linear axis ends on a tick, so the highest line stays inside the frame.
+    if axis.scale == Scale::Linear && axis.ticks.is_none() {
+        let step = nice_step(hi - lo, axis.base);
+        hi = (hi / step).ceil() * step;
+    }
     Some((lo, hi))
 }
 
-fn nice_step(span: f64) -> f64 {
-    let raw = span / 5.0;
-    let mag = 10f64.powf(raw.log10().floor());
+/// A round tick step for `span`: 1, 2 or 5 times a power of ten, or for `base` 1024 (bytes)
+/// the same within the largest power of 1024 below the span.
+fn nice_step(span: f64, base: f64) -> f64 {
+    let unit = if base > 10.0 && span > 0.0 {
+        base.powf((span.log(base)).floor().max(0.0))
+    } else {
+        1.0
+    };
+    let raw = span / unit / 5.0;
+    let mag = 10f64.powf(raw.log10().floor()) * unit;
+    let raw = raw * unit;
     let n = raw / mag;
     mag * if n < 1.5 {
         1.0
@@ -133,7 +149,7 @@ fn ticks(axis: &Axis, lo: f64, hi: f64) -> Vec<(f64, String)> {
             out
         }
         Scale::Linear => {
-            let step = nice_step(hi - lo);
+            let step = nice_step(hi - lo, axis.base);
             let mut out = Vec::new();
             let mut v = (lo / step).ceil() * step;
             while v <= hi + step * 1e-9 {
@@ -254,5 +270,12 @@ mod tests {
         assert!(svg.contains("<path d=\"M"), "{svg}");
         // a log axis from 1 to 100 ms has ticks at 1, 10 and 100
         assert!(svg.contains(">1<") && svg.contains(">10<") && svg.contains(">100<"));
+    }
+
+    #[test]
+    fn byte_axes_step_in_round_binary_units() {
+        assert_eq!(nice_step(48.0 * 1048576.0, 1024.0), 10.0 * 1048576.0);
+        assert_eq!(nice_step(48.0, 10.0), 10.0);
+        assert_eq!(nice_step(0.9, 10.0), 0.2);
     }
 }
