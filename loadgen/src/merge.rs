@@ -242,9 +242,12 @@ fn timeline(inputs: &[Input]) -> anyhow::Result<Vec<Tick>> {
         let Some(v) = i.json.get("timeline").filter(|v| !v.is_null()) else {
             continue;
         };
-        let ticks: Vec<Tick> = serde_json::from_value(v.clone())
-            .with_context(|| format!("{}: timeline", i.path.display()))?;
-        for t in ticks {
+        let entries = v
+            .as_array()
+            .ok_or_else(|| anyhow!("{}: timeline is not an array", i.path.display()))?;
+        for (k, e) in entries.iter().enumerate() {
+            let t = Tick::from_report(e)
+                .with_context(|| format!("{}: timeline[{k}]", i.path.display()))?;
             let key = (t.t_virtual_s * 1000.0).round() as u64;
             match acc.get_mut(&key) {
                 Some(sum) => sum.add(&t),

@@ -19,7 +19,7 @@ use super::memory::{sample, MemSample};
 use super::pick::{Partition, Picker};
 use super::schedule::Schedule;
 use super::session::Bounds;
-use super::stats::WorkloadStats;
+use super::stats::{Counts, WorkloadStats};
 use super::timeline::Timeline;
 
 /// DurationTotal of one workload over one interval (virtual seconds since the start),
@@ -32,17 +32,20 @@ pub struct Interval {
     pub line: String,
 }
 
-/// Takes every workload's interval histogram for `[from_s, to_s)`.
+/// Takes every workload's interval histogram for `[from_s, to_s)`; returns the counters of
+/// all workloads (errors left out) at the same moment, for the timeline.
 pub fn take_intervals(
     shared: &[Shared],
     names: &[String],
     from_s: f64,
     to_s: f64,
     out: &mut Vec<Interval>,
-) {
+) -> Counts {
+    let mut total = Counts::default();
     for (w, s) in shared.iter().enumerate() {
         let hist = {
             let mut st = lock(s);
+            total.add_counters(&st.counts);
             let fresh = WorkloadStats::default().hists.interval;
             std::mem::replace(&mut st.hists.interval, fresh)
         };
@@ -54,6 +57,7 @@ pub fn take_intervals(
             line: crate::report::hlog::line(&hist, &names[w], from_s, length_s),
         });
     }
+    total
 }
 
 /// Live counters for the progress line.
@@ -266,7 +270,7 @@ pub async fn interval_logger(
             tokio::time::sleep(Duration::from_millis(10).min(every)).await;
         }
         let mut log = out.lock().unwrap_or_else(|p| p.into_inner());
-        take_intervals(
+        let counts = take_intervals(
             &shared,
             &names,
             f64::from(k - 1) * every_v,
@@ -274,7 +278,7 @@ pub async fn interval_logger(
             &mut log,
         );
         timeline.lock().unwrap_or_else(|p| p.into_inner()).tick(
-            &shared,
+            &counts,
             &idp.snapshot(),
             f64::from(k - 1) * every_v,
             f64::from(k) * every_v,

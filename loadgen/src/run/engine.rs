@@ -207,7 +207,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(
+    let counts = take_intervals(
         &shared,
         &names,
         last_s,
@@ -217,7 +217,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     let timeline = {
         let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
         t.tick(
-            &shared,
+            &counts,
             &parts.idp.snapshot(),
             last_s,
             virtual_secs.max(last_s),

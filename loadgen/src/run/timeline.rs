@@ -6,14 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokencache::client::CacheRefreshReason;
 
-use super::drivers::{lock, Shared};
 use super::stats::Counts;
 
 /// Counters of one interval (all workloads).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tick {
     pub t_virtual_s: f64,
     pub length_s: f64,
@@ -26,7 +25,38 @@ pub struct Tick {
     pub idp_by_status: BTreeMap<String, u64>,
 }
 
+/// A `timeline` entry of report.json, as far as the counters go.
+#[derive(Deserialize)]
+struct Entry {
+    t_virtual_s: f64,
+    length_s: f64,
+    acquisitions: u64,
+    failed: u64,
+    token_source: BTreeMap<String, u64>,
+    refresh_reason: BTreeMap<String, u64>,
+    identity_provider: EntryIdp,
+}
+
+#[derive(Deserialize)]
+struct EntryIdp {
+    by_status: BTreeMap<String, u64>,
+}
+
 impl Tick {
+    /// The counters of one `timeline` entry of a report (for merging instances).
+    pub fn from_report(v: &serde_json::Value) -> Result<Tick, serde_json::Error> {
+        let e = Entry::deserialize(v)?;
+        Ok(Tick {
+            t_virtual_s: e.t_virtual_s,
+            length_s: e.length_s,
+            acquisitions: e.acquisitions,
+            failed: e.failed,
+            token_source: e.token_source,
+            refresh_reason: e.refresh_reason,
+            idp_by_status: e.identity_provider.by_status,
+        })
+    }
+
     /// Adds another instance's tick of the same interval.
     pub fn add(&mut self, o: &Tick) {
         self.length_s = self.length_s.max(o.length_s);
@@ -53,20 +83,9 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Closes the interval `[from_s, to_s)`: `idp` is the cumulative count by status.
-    pub fn tick(&mut self, shared: &[Shared], idp: &BTreeMap<String, u64>, from_s: f64, to_s: f64) {
-        let mut now = Counts::default();
-        for s in shared {
-            let c = &lock(s).counts;
-            now.acquisitions += c.acquisitions;
-            now.failed += c.failed;
-            for i in 0..now.source.len() {
-                now.source[i] += c.source[i];
-            }
-            for i in 0..now.reason.len() {
-                now.reason[i] += c.reason[i];
-            }
-        }
+    /// Closes the interval `[from_s, to_s)`: `now` are the cumulative counters of all
+    /// workloads at its end, `idp` the cumulative identity-provider requests by status.
+    pub fn tick(&mut self, now: &Counts, idp: &BTreeMap<String, u64>, from_s: f64, to_s: f64) {
         let p = &self.prev;
         let tick = Tick {
             t_virtual_s: from_s,
@@ -97,7 +116,7 @@ impl Timeline {
                 .filter(|(_, v)| *v > 0)
                 .collect(),
         };
-        self.prev = now;
+        self.prev = now.clone();
         self.prev_idp = idp.clone();
         self.ticks.push(tick);
     }
@@ -105,30 +124,23 @@ impl Timeline {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-    use crate::run::stats::WorkloadStats;
 
     #[test]
     fn ticks_are_differences_of_the_cumulative_counters() {
-        let s: Shared = Arc::new(Mutex::new(WorkloadStats::default()));
         let mut t = Timeline::default();
-        {
-            let mut st = lock(&s);
-            st.counts.acquisitions = 10;
-            st.counts.source = [7, 3];
-        }
+        let mut c = Counts {
+            acquisitions: 10,
+            source: [7, 3],
+            ..Counts::default()
+        };
         let idp = BTreeMap::from([("200".to_owned(), 3u64)]);
-        t.tick(std::slice::from_ref(&s), &idp, 0.0, 10.0);
-        {
-            let mut st = lock(&s);
-            st.counts.acquisitions = 25;
-            st.counts.failed = 1;
-            st.counts.source = [20, 4];
-        }
+        t.tick(&c, &idp, 0.0, 10.0);
+        c.acquisitions = 25;
+        c.failed = 1;
+        c.source = [20, 4];
         let idp = BTreeMap::from([("200".to_owned(), 4u64), ("429".to_owned(), 2)]);
-        t.tick(std::slice::from_ref(&s), &idp, 10.0, 20.0);
+        t.tick(&c, &idp, 10.0, 20.0);
         let b = &t.ticks[1];
         assert_eq!((b.t_virtual_s, b.length_s), (10.0, 10.0));
         assert_eq!((b.acquisitions, b.failed), (15, 1));

@@ -367,7 +367,21 @@ fn report_html_in_chromium_draws_every_chart_and_shows_report_json_numbers() {
     let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let report = run_quickstart(dir.path(), "200/s");
-    assert!(report["timeline"].as_array().unwrap().len() >= 10);
+    // The timeline accounts for every acquisition once, its interval histograms too.
+    let timeline = report["timeline"].as_array().unwrap();
+    assert!(timeline.len() >= 12, "{} intervals", timeline.len());
+    let per: Vec<(u64, u64)> = timeline
+        .iter()
+        .map(|t| {
+            (
+                t["acquisitions"].as_u64().unwrap(),
+                t["latency_ms"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(per.iter().all(|(a, n)| a == n), "{per:?}");
+    let sum: u64 = per.iter().map(|p| p.0).sum();
+    assert_eq!(sum, report["acquisitions"]["total"].as_u64().unwrap());
     let mut b = Browser::start();
     let (charts, _) = check_page(&mut b, &dir.path().join("report.html"), &[&report]);
     assert!(
