@@ -177,29 +177,29 @@ fn report_cmd(reports: &[PathBuf], html: Option<PathBuf>, out: Option<PathBuf>) 
         summaries.push_str(&report::summary::render(j));
     }
     print!("{summaries}");
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("summary.txt"), &summaries))
-        .map(|()| dir.join("summary.txt"))
-        .and_then(|s| {
-            if let Some(parent) = page.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&page, report::html::render(&runs)).map(|()| s)
-        });
-    match written {
-        Ok(s) => {
-            eprintln!("wrote {} and {}", s.display(), page.display());
-            EXIT_PASS
-        }
-        Err(e) => {
-            eprintln!(
-                "error: writing into {} / {}: {e}",
-                dir.display(),
-                page.display()
-            );
-            EXIT_RUNTIME
+    let summary = dir.join("summary.txt");
+    let page_dir = page
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let steps = [
+        (dir.as_path(), None),
+        (summary.as_path(), Some(summaries)),
+        (page_dir, None),
+        (page.as_path(), Some(report::html::render(&runs))),
+    ];
+    for (path, text) in steps {
+        let r = match text {
+            None => std::fs::create_dir_all(path),
+            Some(t) => std::fs::write(path, t),
+        };
+        if let Err(e) = r {
+            eprintln!("error: writing {}: {e}", path.display());
+            return EXIT_RUNTIME;
         }
     }
+    eprintln!("wrote {} and {}", summary.display(), page.display());
+    EXIT_PASS
 }
 
 fn validate(files: &[PathBuf]) -> i32 {

@@ -434,6 +434,8 @@ fn over_time(
         for (k, (key, name)) in keys.iter().enumerate() {
             let points: Vec<(f64, f64)> = timeline(r.json)
                 .iter()
+                // A run's last interval can be empty (it ended on an interval boundary).
+                .filter(|t| f(t, "length_s") > 0.0)
                 .filter_map(|t| Some((f(t, "t_virtual_s") + f(t, "length_s"), value(t, key)?)))
                 .collect();
             out.push(Series {

@@ -97,11 +97,6 @@ fn range(axis: &Axis, vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     if axis.scale == Scale::Linear && axis.from_zero && lo >= 0.0 {
         lo = 0.0;
     }
-    // A linear axis ends on a tick, so the highest line stays inside the frame.
-    if axis.scale == Scale::Linear && axis.ticks.is_none() {
-        let step = nice_step(hi - lo, axis.base);
-        hi = (hi / step).ceil() * step;
-    }
     Some((lo, hi))
 }
 
@@ -170,7 +165,12 @@ pub fn chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> Option<Strin
             .filter(|(a, b)| usable(x.scale, *a) && usable(y.scale, *b))
     };
     let (x0, x1) = range(x, pts().map(|p| p.0))?;
-    let (y0, y1) = range(y, pts().map(|p| p.1))?;
+    let (y0, mut y1) = range(y, pts().map(|p| p.1))?;
+    // A linear value axis ends on a tick, so the highest line stays below the frame's top.
+    if y.scale == Scale::Linear && y.ticks.is_none() {
+        let step = nice_step(y1 - y0, y.base);
+        y1 = (y1 / step).ceil() * step;
+    }
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let px = |v: f64| LEFT + (tr(x.scale, v) - x0) / (x1 - x0) * pw;
