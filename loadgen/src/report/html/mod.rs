@@ -431,11 +431,16 @@ fn over_time(
 ) -> Vec<Series> {
     let mut out = Vec::new();
     for (i, r) in runs.iter().enumerate() {
+        // A run's last interval can be a sliver (the run ended just past an interval
+        // boundary): too short to be a rate, it is left out.
+        let full = timeline(r.json)
+            .iter()
+            .map(|t| f(t, "length_s"))
+            .fold(0.0, f64::max);
         for (k, (key, name)) in keys.iter().enumerate() {
             let points: Vec<(f64, f64)> = timeline(r.json)
                 .iter()
-                // A run's last interval can be empty (it ended on an interval boundary).
-                .filter(|t| f(t, "length_s") > 0.0)
+                .filter(|t| f(t, "length_s") > 0.0 && f(t, "length_s") >= full / 2.0)
                 .filter_map(|t| Some((f(t, "t_virtual_s") + f(t, "length_s"), value(t, key)?)))
                 .collect();
             out.push(Series {
