@@ -693,6 +693,32 @@ mod tests {
     }
 
     #[test]
+    fn capacity_keys_of_newer_reports_are_shown_when_present() {
+        let j = serde_json::json!({
+            "schema_version": 1,
+            "memory": {"peak": {"l1_bytes": 2048, "l1_entries": 4}, "bytes_per_partition": {"l1": 512.5}},
+            "capacity": {"partitions_per_gib": 1_000_000, "flows": {"daemon": {"bytes_per_partition": 600}}},
+        });
+        let html = render(&[Run::new("A", "a.json", &j).unwrap()]);
+        for key in [
+            "memory.bytes_per_partition.l1",
+            "capacity.partitions_per_gib",
+            "capacity.flows.daemon.bytes_per_partition",
+            "memory.peak.l1_bytes",
+        ] {
+            assert!(
+                html.contains(&format!(r#"data-key="{key}""#)),
+                "{key} missing"
+            );
+        }
+        // Bytes also shown in binary units; the derived per-entry size from the peak.
+        assert!(html.contains("2 KiB") && html.contains("512 B"), "{html}");
+        let old =
+            render(&[Run::new("A", "a.json", &serde_json::json!({"schema_version": 1})).unwrap()]);
+        assert!(!old.contains("data-key=\"capacity"));
+    }
+
+    #[test]
     fn text_from_the_report_is_escaped() {
         let j =
             serde_json::json!({"schema_version": 1, "scenario": {"name": "<script>x</script>"}});
