@@ -21,6 +21,7 @@ use crate::report::observe::{interval_histogram, Aborted};
 use crate::report::{hlog, time, Meta};
 use crate::run::memory::{L2Baseline, MemSample};
 use crate::run::stats::{Hists, WorkloadStats, LEVELS, SOURCES};
+use crate::run::timeline::Tick;
 use crate::run::{Interval, RunOutput};
 use crate::thresholds::{parse_expr, parse_metric, Threshold};
 
@@ -233,6 +234,32 @@ fn intervals(inputs: &[Input], names: &[String]) -> anyhow::Result<Vec<Interval>
         .collect())
 }
 
+/// The fleet's timeline: the instances' ticks of the same interval added (a report without
+/// `timeline`, written before it was added, contributes nothing).
+fn timeline(inputs: &[Input]) -> anyhow::Result<Vec<Tick>> {
+    let mut acc: BTreeMap<u64, Tick> = BTreeMap::new();
+    for i in inputs {
+        let Some(v) = i.json.get("timeline").filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let entries = v
+            .as_array()
+            .ok_or_else(|| anyhow!("{}: timeline is not an array", i.path.display()))?;
+        for (k, e) in entries.iter().enumerate() {
+            let t = Tick::from_report(e)
+                .with_context(|| format!("{}: timeline[{k}]", i.path.display()))?;
+            let key = (t.t_virtual_s * 1000.0).round() as u64;
+            match acc.get_mut(&key) {
+                Some(sum) => sum.add(&t),
+                None => {
+                    acc.insert(key, t);
+                }
+            }
+        }
+    }
+    Ok(acc.into_values().collect())
+}
+
 /// Memory of the whole fleet: the instances' samples summed index by index (they sample on
 /// the same virtual schedule), as long as every instance has one.
 fn memory(inputs: &[Input]) -> anyhow::Result<Vec<MemSample>> {
@@ -402,6 +429,7 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         memory: memory(&inputs)?,
         l2_baseline: l2_baseline(&inputs),
         intervals: intervals(&inputs, &names)?,
+        timeline: timeline(&inputs)?,
         populated,
     };
     let meta = Meta {

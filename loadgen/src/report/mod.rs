@@ -4,10 +4,12 @@
 pub mod hgrm;
 pub mod histograms;
 pub mod hlog;
+pub mod html;
 mod junit;
 pub mod observe;
 pub mod summary;
 pub mod time;
+pub mod timeline;
 
 use std::path::Path;
 
@@ -219,6 +221,7 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
             "acquisitions_per_virtual_second": r3(c.acquisitions as f64 / out.virtual_secs.max(1e-9)),
         },
         "errors": c.errors,
+        "timeline": timeline::build(out, &names),
         "histograms": histograms::encode_all(
             &all,
             names.iter().map(String::as_str).zip(&out.workloads),
@@ -247,6 +250,8 @@ impl Report {
         };
         write("report.json", &serde_json::to_string_pretty(&self.json)?)?;
         write("summary.txt", &self.summary)?;
+        let run = html::Run::new("A", "report.json", &self.json)?;
+        write("report.html", &html::render(&[run]))?;
         write(
             "junit.xml",
             &junit::render(&meta.name, &self.thresholds, out.wall.as_secs_f64()),

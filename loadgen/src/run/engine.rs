@@ -22,6 +22,7 @@ use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
+use super::timeline::{Tick, Timeline};
 use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
 
@@ -44,6 +45,8 @@ pub struct RunOutput {
     pub l2_baseline: L2Baseline,
     /// Interval histograms of DurationTotal per workload, in time order.
     pub intervals: Vec<Interval>,
+    /// Counters per interval (the intervals of `intervals`), in time order.
+    pub timeline: Vec<Tick>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
 }
@@ -133,6 +136,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         sample(&parts.cache, start, start_v, &*clock).await,
     ]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let aborted = Arc::new(Mutex::new(None));
     let abort_on_fail: Vec<_> = scn
@@ -159,6 +163,8 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         clock.to_real(scn.interval),
         scn.interval.as_secs_f64(),
         watch,
+        timeline.clone(),
+        parts.idp.clone(),
     ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
@@ -204,13 +210,23 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(
+    let counts = take_intervals(
         &shared,
         &names,
         last_s,
         virtual_secs.max(last_s),
         &mut intervals,
     );
+    let timeline = {
+        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.tick(
+            &counts,
+            &parts.idp.snapshot(),
+            last_s,
+            virtual_secs.max(last_s),
+        );
+        std::mem::take(&mut t.ticks)
+    };
     Ok(RunOutput {
         started_at,
         wall,
@@ -227,6 +243,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         memory,
         l2_baseline,
         intervals,
+        timeline,
         populated,
     })
 }

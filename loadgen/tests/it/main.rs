@@ -12,6 +12,7 @@ mod interrupt;
 mod l2_servers;
 mod multi_instance;
 mod quickstart_report;
+mod report_html;
 mod report_schema;
 mod threshold_abort_window;
 mod threshold_exit;
