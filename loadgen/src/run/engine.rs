@@ -16,12 +16,13 @@ pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
-use super::memory::{sample, MemSample, PopulateStep};
+use super::memory::{baseline, sample, L2Baseline, MemSample, PopulateStep};
 use super::pick::{rng, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
+use super::timeline::{Tick, Timeline};
 use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
 
@@ -40,8 +41,12 @@ pub struct RunOutput {
     /// Cache counters of the measured phase (populate excluded).
     pub cache: CacheStats,
     pub memory: Vec<MemSample>,
+    /// The L2 usage method and the server's size before anything was written.
+    pub l2_baseline: L2Baseline,
     /// Interval histograms of DurationTotal per workload, in time order.
     pub intervals: Vec<Interval>,
+    /// Counters per interval (the intervals of `intervals`), in time order.
+    pub timeline: Vec<Tick>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
     /// Memory before and after each workload's populate (empty without populate).
@@ -53,6 +58,7 @@ pub struct RunOutput {
 /// Runs a scenario; `interrupt` (Ctrl-C) ends the measured phase early.
 pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow::Result<RunOutput> {
     let parts = build(scn).await?;
+    let l2_baseline = baseline(&parts.cache).await;
     tokio::pin!(interrupt);
     let mut interrupted = false;
     let (populated, populate_steps) = if scn.populate {
@@ -134,6 +140,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         sample(&parts.cache, start, start_v, &*clock).await,
     ]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let aborted = Arc::new(Mutex::new(None));
     let abort_on_fail: Vec<_> = scn
@@ -160,6 +167,8 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         clock.to_real(scn.interval),
         scn.interval.as_secs_f64(),
         watch,
+        timeline.clone(),
+        parts.idp.clone(),
     ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
@@ -205,13 +214,23 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     memory.push(sample(&parts.cache, start, start_v, &*clock).await);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(
+    let counts = take_intervals(
         &shared,
         &names,
         last_s,
         virtual_secs.max(last_s),
         &mut intervals,
     );
+    let timeline = {
+        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.tick(
+            &counts,
+            &parts.idp.snapshot(),
+            last_s,
+            virtual_secs.max(last_s),
+        );
+        std::mem::take(&mut t.ticks)
+    };
     Ok(RunOutput {
         started_at,
         wall,
@@ -227,7 +246,9 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         idp_by_grant: parts.idp.grants(),
         cache: delta(&end_stats, &base_stats),
         memory,
+        l2_baseline,
         intervals,
+        timeline,
         populated,
         populate_steps,
     })
