@@ -19,6 +19,7 @@ declare -A need=(
   [redis-cli]=redis-tools
   [node]=nodejs
   [npm]=npm
+  [chromium]=chromium
 )
 missing=()
 for bin in "${!need[@]}"; do

@@ -1,5 +1,5 @@
 //! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
-//! `report` and `merge`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! `report`, `merge`, `inspect` and `plan`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
@@ -66,8 +66,19 @@ pub enum Cmd {
         #[arg(required = true)]
         reports: Vec<PathBuf>,
     },
-    /// Print the summary of a past run from its report.json (as `run` printed it).
-    Report { report: PathBuf },
+    /// Re-render a past run from its report.json: print its summary (as `run` printed it) and
+    /// write summary.txt and report.html; with two reports, overlay.html comparing both.
+    Report {
+        /// One report.json, or two (A B) to overlay.
+        #[arg(required = true, num_args = 1..=2)]
+        reports: Vec<PathBuf>,
+        /// Where to write the HTML page (default: DIR/report.html, or DIR/overlay.html for two).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
+        /// Directory for summary.txt and the page (default: beside the first report).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Compare two reports: a Markdown table (for a PR comment); exit 98 on a regression.
     Compare {
         baseline: PathBuf,
@@ -80,6 +91,44 @@ pub enum Cmd {
         #[arg(long, value_name = "P", default_value = "0.01")]
         alpha: String,
     },
+    /// Project L1/L2 memory, identity-provider requests/s and L2 ops/s for a target
+    /// population from a run's report.json (see loadgen/PLAN.md).
+    Plan {
+        /// The report of a run with `populate: true`.
+        #[arg(long, value_name = "REPORT.json")]
+        from: PathBuf,
+        /// Target population in YAML (keys: tenants, resources, users, apis, obo_sessions,
+        /// token_lifetime, rate); flags override it.
+        #[arg(long, value_name = "FILE.yaml")]
+        target: Option<PathBuf>,
+        /// Tenants of the client-credentials (daemon) flow.
+        #[arg(long, value_name = "N")]
+        tenants: Option<String>,
+        /// Resources (APIs) per tenant of the client-credentials flow.
+        #[arg(long, value_name = "N")]
+        resources: Option<String>,
+        /// Users of the web-app and on-behalf-of flows.
+        #[arg(long, value_name = "N")]
+        users: Option<String>,
+        /// APIs per user of the web-app and on-behalf-of flows.
+        #[arg(long, value_name = "N")]
+        apis: Option<String>,
+        /// On-behalf-of partitions (one per upstream assertion).
+        #[arg(long, value_name = "N")]
+        obo_sessions: Option<String>,
+        /// Access-token lifetime, e.g. 1h.
+        #[arg(long, value_name = "DURATION")]
+        token_lifetime: Option<String>,
+        /// Total acquisitions per second, e.g. 500/s (default: scaled with the tokens).
+        #[arg(long, value_name = "RATE")]
+        rate: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode a partition blob (file, Redis, Redis Cluster or PostgreSQL) without printing
+    /// tokens, or --list the partition keys; exit 2 on a bad blob or key, 1 when unreachable.
+    Inspect(crate::inspect::InspectArgs),
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
         #[arg(required = true)]
@@ -118,16 +167,50 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         },
         Cmd::Merge { out_dir, reports } => merge_cmd(&out_dir, &reports),
-        Cmd::Report { report } => match compare::read(&report) {
-            Ok(r) => {
-                print!("{}", report::summary::render(&r));
-                EXIT_PASS
+        Cmd::Plan {
+            from,
+            target,
+            tenants,
+            resources,
+            users,
+            apis,
+            obo_sessions,
+            token_lifetime,
+            rate,
+            json,
+        } => {
+            let flags = (|| {
+                let c = |flag: &str, v: &Option<String>| {
+                    v.as_deref()
+                        .map(|raw| crate::plan::count_flag(flag, raw))
+                        .transpose()
+                };
+                Ok::<_, String>(crate::plan::Target {
+                    tenants: c("--tenants", &tenants)?,
+                    resources: c("--resources", &resources)?,
+                    users: c("--users", &users)?,
+                    apis: c("--apis", &apis)?,
+                    obo_sessions: c("--obo-sessions", &obo_sessions)?,
+                    token_lifetime: token_lifetime
+                        .as_deref()
+                        .map(|r| crate::plan::duration_flag("--token-lifetime", r))
+                        .transpose()?,
+                    rate: rate
+                        .as_deref()
+                        .map(|r| crate::plan::rate_flag("--rate", r))
+                        .transpose()?,
+                })
+            })();
+            match flags {
+                Ok(flags) => plan_cmd(&from, target.as_deref(), &flags, json),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_INVALID
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_INVALID
-            }
-        },
+        }
+        Cmd::Inspect(args) => crate::inspect::main(args),
+        Cmd::Report { reports, html, out } => report_cmd(&reports, html, out),
         Cmd::Compare {
             baseline,
             current,
@@ -135,6 +218,75 @@ pub fn main_with(cli: Cli) -> i32 {
             alpha,
         } => compare_cmd(&baseline, &current, &tolerance, &alpha),
     }
+}
+
+fn report_cmd(reports: &[PathBuf], html: Option<PathBuf>, out: Option<PathBuf>) -> i32 {
+    let mut jsons = Vec::new();
+    for p in reports {
+        match compare::read(p) {
+            Ok(v) => jsons.push(v),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    for (i, (p, j)) in reports.iter().zip(&jsons).enumerate() {
+        let label = if i == 0 { "A" } else { "B" };
+        match report::html::Run::new(label, &p.display().to_string(), j) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", p.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let dir = out.unwrap_or_else(|| {
+        reports[0]
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    });
+    let page = html.unwrap_or_else(|| {
+        dir.join(if runs.len() > 1 {
+            "overlay.html"
+        } else {
+            "report.html"
+        })
+    });
+    let mut summaries = String::new();
+    for (r, j) in runs.iter().zip(&jsons) {
+        if runs.len() > 1 {
+            summaries.push_str(&format!("── {} = {}\n", r.label, r.source));
+        }
+        summaries.push_str(&report::summary::render(j));
+    }
+    print!("{summaries}");
+    let summary = dir.join("summary.txt");
+    let page_dir = page
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let steps = [
+        (dir.as_path(), None),
+        (summary.as_path(), Some(summaries)),
+        (page_dir, None),
+        (page.as_path(), Some(report::html::render(&runs))),
+    ];
+    for (path, text) in steps {
+        let r = match text {
+            None => std::fs::create_dir_all(path),
+            Some(t) => std::fs::write(path, t),
+        };
+        if let Err(e) = r {
+            eprintln!("error: writing {}: {e}", path.display());
+            return EXIT_RUNTIME;
+        }
+    }
+    eprintln!("wrote {} and {}", summary.display(), page.display());
+    EXIT_PASS
 }
 
 fn validate(files: &[PathBuf]) -> i32 {
@@ -237,6 +389,46 @@ pub fn parse_instance(
     Ok(Some(Instance { index, count }))
 }
 
+fn plan_cmd(from: &Path, target: Option<&Path>, flags: &crate::plan::Target, json: bool) -> i32 {
+    use crate::plan;
+    let base = match target.map(plan::Target::load).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => {
+            let n = e.0.len();
+            eprintln!(
+                "{n} error{} in the target file:",
+                if n == 1 { "" } else { "s" }
+            );
+            for d in &e.0 {
+                eprintln!("  {d}");
+            }
+            return EXIT_INVALID;
+        }
+    };
+    let target = base.overlay(flags);
+    let inputs = compare::read(from).and_then(|r| plan::Inputs::from_report(from, &r));
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let p = plan::project(&inputs, &target);
+    if json {
+        match serde_json::to_string_pretty(&plan::to_json(from, &inputs, &target, &p)) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_RUNTIME;
+            }
+        }
+    } else {
+        print!("{}", plan::to_text(from, &inputs, &p));
+    }
+    EXIT_PASS
+}
+
 fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
     let merged = match merge::merge(reports) {
         Ok(m) => m,
@@ -252,7 +444,7 @@ fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
         return EXIT_RUNTIME;
     }
     println!(
-        "  merged {} reports: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        "  merged {} reports: {}/report.json (report.html, summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
         reports.len(),
         out_dir.display()
     );
@@ -395,7 +587,7 @@ fn report_and_verdict(
         return EXIT_RUNTIME;
     }
     println!(
-        "  report: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        "  report: {}/report.json (report.html, summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
         dir.display()
     );
     let mut regression = false;

@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod compare;
+pub mod inspect;
 pub mod merge;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -16,12 +16,13 @@ pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
-use super::memory::{sample, MemSample};
+use super::memory::{baseline, sample, L2Baseline, MemSample, PopulateStep};
 use super::pick::{rng, stream_seed, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
+use super::timeline::{Tick, Timeline};
 use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
 use crate::telemetry::Telemetry;
@@ -41,10 +42,18 @@ pub struct RunOutput {
     /// Cache counters of the measured phase (populate excluded).
     pub cache: CacheStats,
     pub memory: Vec<MemSample>,
+    /// The L2 usage method and the server's size before anything was written.
+    pub l2_baseline: L2Baseline,
     /// Interval histograms of DurationTotal per workload, in time order.
     pub intervals: Vec<Interval>,
+    /// Counters per interval (the intervals of `intervals`), in time order.
+    pub timeline: Vec<Tick>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
+    /// Memory before and after each workload's populate (empty without populate).
+    pub populate_steps: Vec<PopulateStep>,
+    /// Identity-provider requests of the measured phase by grant type.
+    pub idp_by_grant: std::collections::BTreeMap<String, u64>,
     /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
     pub run_id: String,
 }
@@ -63,18 +72,19 @@ pub async fn run_with(
     tel: &Telemetry,
 ) -> anyhow::Result<RunOutput> {
     let parts = build(scn, tel).await?;
+    let l2_baseline = baseline(&parts.cache).await;
     tokio::pin!(interrupt);
     let mut interrupted = false;
-    let populated = if scn.populate {
+    let (populated, populate_steps) = if scn.populate {
         tokio::select! {
             r = populate(&parts, scn) => r,
             () = &mut interrupt => {
                 interrupted = true;
-                (0, 0)
+                ((0, 0), Vec::new())
             }
         }
     } else {
-        (0, 0)
+        ((0, 0), Vec::new())
     };
     parts.idp.reset();
     parts.idp.start_metrics(tel.idp_counter());
@@ -152,6 +162,7 @@ pub async fn run_with(
     tel.memory_sample(&first);
     let memory = Arc::new(Mutex::new(vec![first]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let aborted = Arc::new(Mutex::new(None));
     let abort_on_fail: Vec<_> = scn
@@ -178,6 +189,8 @@ pub async fn run_with(
         clock.to_real(scn.interval),
         scn.interval.as_secs_f64(),
         watch,
+        timeline.clone(),
+        parts.idp.clone(),
     ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
@@ -226,13 +239,23 @@ pub async fn run_with(
     memory.push(last);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(
+    let counts = take_intervals(
         &shared,
         &names,
         last_s,
         virtual_secs.max(last_s),
         &mut intervals,
     );
+    let timeline = {
+        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.tick(
+            &counts,
+            &parts.idp.snapshot(),
+            last_s,
+            virtual_secs.max(last_s),
+        );
+        std::mem::take(&mut t.ticks)
+    };
     Ok(RunOutput {
         started_at,
         wall,
@@ -245,10 +268,14 @@ pub async fn run_with(
         aborted,
         workloads: shared.iter().map(|s| lock(s).clone()).collect(),
         idp_by_status: parts.idp.snapshot(),
+        idp_by_grant: parts.idp.grants(),
         cache: delta(&end_stats, &base_stats),
         memory,
+        l2_baseline,
         intervals,
+        timeline,
         populated,
+        populate_steps,
         run_id: tel.run_id.clone(),
     })
 }
@@ -331,21 +358,28 @@ fn delta(end: &CacheStats, base: &CacheStats) -> CacheStats {
 }
 
 /// Acquires every partition × resource of this instance's share once, 64 at a time (not
-/// measured).
-async fn populate(parts: &Parts, scn: &Scenario) -> (u64, u64) {
+/// measured). Workloads populate one after another, with a memory sample before and after
+/// each (writes flushed), so each flow's bytes per partition can be told apart.
+async fn populate(parts: &Parts, scn: &Scenario) -> ((u64, u64), Vec<PopulateStep>) {
     let sem = Arc::new(Semaphore::new(64));
-    let mut set = JoinSet::new();
     let failed = Arc::new(AtomicU64::new(0));
     let mut n = 0;
-    for flow in &parts.flows {
+    let start = Instant::now();
+    let start_v = parts.clock.now_millis();
+    let mut steps = Vec::with_capacity(parts.flows.len());
+    for (flow, wl) in parts.flows.iter().zip(&scn.workloads) {
+        let before = sample(&parts.cache, start, start_v, &*parts.clock).await;
+        let failed_before = failed.load(Ordering::Relaxed);
+        let mut set = JoinSet::new();
         let part = partition(scn, flow.spec.resource_count());
+        let mut acquisitions = 0;
         for local in 0..part.local_population(flow.spec.members()) {
             let i = part.global(local);
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 break;
             };
             let (flow, failed) = (flow.clone(), failed.clone());
-            n += 1;
+            acquisitions += 1;
             set.spawn(async move {
                 if flow.acquire(i).await.is_err() {
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -354,7 +388,17 @@ async fn populate(parts: &Parts, scn: &Scenario) -> (u64, u64) {
             });
             while set.try_join_next().is_some() {}
         }
+        while set.join_next().await.is_some() {}
+        parts.cache.flush().await;
+        n += acquisitions;
+        steps.push(PopulateStep {
+            workload: wl.name.clone(),
+            flow: wl.flow.name().to_owned(),
+            acquisitions,
+            failed: failed.load(Ordering::Relaxed) - failed_before,
+            before,
+            after: sample(&parts.cache, start, start_v, &*parts.clock).await,
+        });
     }
-    while set.join_next().await.is_some() {}
-    (n, failed.load(Ordering::Relaxed))
+    ((n, failed.load(Ordering::Relaxed)), steps)
 }

@@ -116,6 +116,8 @@ impl Telemetry {
             t.otlp_metrics = Some(m.endpoint.clone());
         }
         let provider = b.build();
+        // Figures recorded on the global meter (report/capacity.rs) are exported too.
+        opentelemetry::global::set_meter_provider(provider.clone());
         let meter = provider.meter("loadgen");
         t._gauges = memory_gauges(&meter, t.latest.clone(), t.attrs());
         t.meter = Some(meter);
