@@ -68,7 +68,12 @@ struct ServeArgs {
     /// Export server spans of the token endpoint to this OTLP collector (e.g.
     /// http://localhost:4317), continuing the caller's `traceparent`.
     #[cfg(feature = "otlp")]
-    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_parser = parse_otlp_url
+    )]
     otlp_endpoint: Option<String>,
     /// OTLP protocol of --otlp-endpoint: grpc or http/protobuf.
     #[cfg(feature = "otlp")]
@@ -79,6 +84,17 @@ struct ServeArgs {
         env = "OTEL_EXPORTER_OTLP_PROTOCOL"
     )]
     otlp_protocol: mock_authority::otel::Protocol,
+}
+
+#[cfg(feature = "otlp")]
+fn parse_otlp_url(s: &str) -> Result<String, String> {
+    if (s.starts_with("http://") || s.starts_with("https://")) && !s.contains(char::is_whitespace) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an http:// or https:// URL (e.g. http://localhost:4317)"
+        ))
+    }
 }
 
 fn parse_alg(s: &str) -> Result<SigningAlg, String> {
@@ -137,9 +153,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     #[cfg(feature = "otlp")]
     let tracing = match &args.otlp_endpoint {
         Some(url) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                anyhow::bail!("--otlp-endpoint {url:?} is not an http:// or https:// URL");
-            }
             Some(mock_authority::otel::start(url, args.otlp_protocol).map_err(anyhow::Error::msg)?)
         }
         None => None,
