@@ -127,14 +127,18 @@ impl TokenCache {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             write_behind,
-            instruments: CacheInstruments::new(meter),
+            instruments: CacheInstruments::new(meter, opts.metric_attributes.clone()),
             last_warn_ms: AtomicU64::new(0),
             suppressed_warnings: AtomicU64::new(0),
             gauges: std::sync::OnceLock::new(),
             opts,
         });
         if inner.l1.is_some() {
-            let _ = inner.gauges.set(l1_gauges(meter, Arc::downgrade(&inner)));
+            let _ = inner.gauges.set(l1_gauges(
+                meter,
+                Arc::downgrade(&inner),
+                inner.opts.metric_attributes.clone(),
+            ));
         }
         if let Some(wb) = inner.write_behind.clone() {
             tokio::spawn(write_behind_worker(Arc::downgrade(&inner), wb));
@@ -643,7 +647,9 @@ impl Inner {
 fn l1_gauges(
     meter: &Meter,
     inner: std::sync::Weak<Inner>,
+    attrs: Vec<opentelemetry::KeyValue>,
 ) -> Vec<opentelemetry::metrics::ObservableGauge<u64>> {
+    let size_attrs = attrs.clone();
     use crate::metrics::{L1_ENTRIES, L1_SIZE};
     let size_of = inner.clone();
     let size = meter
@@ -652,7 +658,7 @@ fn l1_gauges(
         .with_description("Bytes held by L1 (serialized partition sizes)")
         .with_callback(move |o| {
             if let Some(l1) = size_of.upgrade().and_then(|i| i.l1.clone()) {
-                o.observe(l1.weighted_size(), &[]);
+                o.observe(l1.weighted_size(), &size_attrs);
             }
         })
         .build();
@@ -661,7 +667,7 @@ fn l1_gauges(
         .with_description("Partitions held by L1")
         .with_callback(move |o| {
             if let Some(l1) = inner.upgrade().and_then(|i| i.l1.clone()) {
-                o.observe(l1.entry_count(), &[]);
+                o.observe(l1.entry_count(), &attrs);
             }
         })
         .build();

@@ -16,6 +16,15 @@ pub const L2_SIZE: &str = "tokencache.l2.size";
 pub const L1_ENTRIES: &str = "tokencache.l1.entries";
 pub const L2_KEYS: &str = "tokencache.l2.keys";
 pub const PROCESS_MEMORY: &str = "process.memory.usage";
+/// Load generator: iterations that failed (counter, by `loadgen.workload`).
+pub const FAILURES: &str = "loadgen.failures";
+
+/// Bucket boundaries (seconds) of the three duration histograms: 1 µs to 10 s, 1-2-5 per
+/// decade, so Prometheus quantiles stay within a factor of 2.5 from cache hits to slow IdP calls.
+pub const DURATION_BUCKETS: [f64; 22] = [
+    1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
+    0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
 
 /// Capacity figures the load generator derives from its memory samples (gauges, By):
 /// bytes per partition by `tokencache.flow`, and memory growth per 1,000 partitions.
@@ -33,6 +42,8 @@ pub mod attr {
     pub const GRANT_TYPE: &str = "oauth.grant_type";
     pub const SCENARIO: &str = "loadgen.scenario";
     pub const WORKLOAD: &str = "loadgen.workload";
+    /// Resource attribute: the id of one run (also `run.id` in report.json).
+    pub const RUN_ID: &str = "loadgen.run.id";
 }
 
 /// Span names (stable).
@@ -71,11 +82,14 @@ impl L2Outcome {
 #[derive(Debug, Clone)]
 pub(crate) struct CacheInstruments {
     l2_operations: Counter<u64>,
+    /// `CacheOptions::metric_attributes`, added to every recording.
+    attrs: Vec<KeyValue>,
 }
 
 impl CacheInstruments {
-    pub(crate) fn new(meter: &Meter) -> Self {
+    pub(crate) fn new(meter: &Meter, attrs: Vec<KeyValue>) -> Self {
         CacheInstruments {
+            attrs,
             l2_operations: meter
                 .u64_counter(L2_OPERATIONS)
                 .with_description("L2 operations by operation and outcome")
@@ -84,12 +98,10 @@ impl CacheInstruments {
     }
 
     pub(crate) fn l2(&self, op: crate::L2Op, outcome: L2Outcome) {
-        self.l2_operations.add(
-            1,
-            &[
-                KeyValue::new(attr::L2_OPERATION, op.as_str()),
-                KeyValue::new(attr::L2_OUTCOME, outcome.as_str()),
-            ],
-        );
+        let mut kv = Vec::with_capacity(2 + self.attrs.len());
+        kv.push(KeyValue::new(attr::L2_OPERATION, op.as_str()));
+        kv.push(KeyValue::new(attr::L2_OUTCOME, outcome.as_str()));
+        kv.extend(self.attrs.iter().cloned());
+        self.l2_operations.add(1, &kv);
     }
 }

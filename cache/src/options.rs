@@ -86,6 +86,9 @@ pub struct CacheOptions {
     /// last writer wins.
     pub synchronization: bool,
     pub on_l2_failure: Option<L2FailureHook>,
+    /// Attributes added to every metric the cache records (e.g. `loadgen.scenario`), so a
+    /// host can tell its caches apart on one meter. Never put a secret here.
+    pub metric_attributes: Vec<opentelemetry::KeyValue>,
 }
 
 impl fmt::Debug for CacheOptions {
@@ -109,6 +112,7 @@ impl fmt::Debug for CacheOptions {
             .field("on_failure", &self.on_failure)
             .field("synchronization", &self.synchronization)
             .field("on_l2_failure", &self.on_l2_failure.is_some())
+            .field("metric_attributes", &self.metric_attributes)
             .finish()
     }
 }
@@ -127,6 +131,7 @@ impl Default for CacheOptions {
             on_failure: FailurePolicy::RetryThenMiss,
             synchronization: true,
             on_l2_failure: None,
+            metric_attributes: Vec::new(),
         }
     }
 }

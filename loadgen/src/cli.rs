@@ -54,6 +54,10 @@ pub enum Cmd {
         /// Indexed Job).
         #[arg(long, value_name = "N")]
         instances: Option<u32>,
+        /// Serve the run's metrics for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:9464
+        /// or :9464); wins over telemetry.prometheus.listen.
+        #[arg(long, value_name = "ADDR")]
+        prometheus_listen: Option<String>,
     },
     /// Merge the reports of a multi-instance run exactly (histograms added, counters summed,
     /// percentiles and thresholds recomputed) into OUT_DIR; exit 99 when a threshold fails.
@@ -96,6 +100,7 @@ pub fn main_with(cli: Cli) -> i32 {
             alpha,
             instance,
             instances,
+            prometheus_listen,
         } => match parse_instance(instance.as_deref(), instances) {
             Ok(inst) => run_cmd(
                 &scenario,
@@ -105,6 +110,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 &tolerance,
                 &alpha,
                 inst,
+                prometheus_listen.as_deref(),
             ),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -257,6 +263,7 @@ fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_cmd(
     path: &Path,
     out: Option<PathBuf>,
@@ -265,6 +272,7 @@ fn run_cmd(
     raw_tol: &[String],
     raw_alpha: &str,
     instance: Option<Instance>,
+    prometheus_listen: Option<&str>,
 ) -> i32 {
     let scn = match scenario::load(path, sets) {
         Ok(s) => s,
@@ -311,7 +319,35 @@ fn run_cmd(
             return EXIT_RUNTIME;
         }
     };
-    let result = rt.block_on(run::run(&scn, interrupted()));
+    let listen = match prometheus_listen.map(crate::telemetry::parse_listen) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            eprintln!("error: --prometheus-listen {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let settings = match crate::telemetry::settings(&scn.export, &|k| std::env::var(k).ok(), listen)
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let run_id = crate::telemetry::new_run_id();
+    let result = rt.block_on(async {
+        let tel = crate::telemetry::Telemetry::start(&settings, &scn.name, run_id).await?;
+        if let Some(a) = tel.prometheus_addr() {
+            eprintln!("  prometheus: http://{a}/metrics");
+        }
+        let out = run::run_with(&scn, interrupted(), &tel).await;
+        // Export problems never hide the run's result: they are reported, not fatal.
+        if let Err(e) = tel.shutdown().await {
+            eprintln!("warning: telemetry: {e:#}");
+        }
+        out
+    });
     let output = match result {
         Ok(o) => o,
         Err(e) => {

@@ -7,5 +7,6 @@ pub mod merge;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod telemetry;
 pub mod thresholds;
 pub mod utest;

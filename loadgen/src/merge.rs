@@ -382,6 +382,8 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         memory: memory(&inputs)?,
         intervals: intervals(&inputs, &names)?,
         populated,
+        // The instances ran with their own ids (each in its own report): the merge is new.
+        run_id: crate::telemetry::new_run_id(),
     };
     let meta = Meta {
         name: first.json["scenario"]["name"]

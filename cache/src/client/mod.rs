@@ -223,6 +223,7 @@ impl Instruments {
             meter
                 .f64_histogram(name)
                 .with_unit("s")
+                .with_boundaries(names::DURATION_BUCKETS.to_vec())
                 .with_description(d)
                 .build()
         };

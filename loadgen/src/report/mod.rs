@@ -176,6 +176,7 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
         "schema_version": SCHEMA_VERSION,
         "scenario": {"name": meta.name, "file": meta.file, "description": meta.description},
         "run": {
+            "id": out.run_id,
             "started_at": time::rfc3339(out.started_at),
             "wall_seconds": r3(wall),
             "virtual_seconds": r3(out.virtual_secs),

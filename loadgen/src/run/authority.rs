@@ -9,7 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use mock_authority::{Action, Authority, AuthorityConfig, Lifetimes, TimeSource, TokenRequest};
+use opentelemetry::metrics::Counter;
+use opentelemetry::KeyValue;
 use tokencache::client::{AuthorityClient, AuthorityError, RawResponse, TransportError};
+use tokencache::metrics::attr;
 use tokencache::SharedClock;
 
 use crate::scenario::model::EmbeddedSpec;
@@ -121,6 +124,8 @@ impl AuthorityClient for EmbeddedAuthority {
 pub struct Counting {
     pub inner: Arc<dyn AuthorityClient>,
     pub by_status: Mutex<BTreeMap<String, u64>>,
+    /// `tokencache.idp.requests` and its base attributes, from the measured phase on.
+    metrics: std::sync::OnceLock<(Counter<u64>, Vec<KeyValue>)>,
 }
 
 impl Counting {
@@ -128,6 +133,15 @@ impl Counting {
         Counting {
             inner,
             by_status: Mutex::new(BTreeMap::new()),
+            metrics: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Counts requests on `c` too (with `http.response.status_code`, 0 when no response
+    /// came back, and `oauth.grant_type`) from now on.
+    pub fn start_metrics(&self, c: Option<(Counter<u64>, Vec<KeyValue>)>) {
+        if let Some(c) = c {
+            let _ = self.metrics.set(c);
         }
     }
 
@@ -161,6 +175,17 @@ impl AuthorityClient for Counting {
         };
         if let Ok(mut m) = self.by_status.lock() {
             *m.entry(key).or_insert(0) += 1;
+        }
+        if let Some((c, base)) = self.metrics.get() {
+            let status = r.as_ref().map_or(0, |raw| i64::from(raw.status));
+            let grant = form
+                .iter()
+                .find(|(k, _)| *k == "grant_type")
+                .map_or_else(String::new, |(_, v)| v.clone());
+            let mut kv = base.clone();
+            kv.push(KeyValue::new(attr::HTTP_STATUS, status));
+            kv.push(KeyValue::new(attr::GRANT_TYPE, grant));
+            c.add(1, &kv);
         }
         r
     }

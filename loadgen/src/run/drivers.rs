@@ -75,6 +75,8 @@ pub struct Driver {
     /// This instance's share of the population: picks are local, acquisitions global.
     pub partition: Partition,
     pub stats: Shared,
+    /// OpenTelemetry instruments of this workload (None: metrics off).
+    pub metrics: Option<Arc<crate::telemetry::WorkloadMetrics>>,
     pub live: Arc<Live>,
     pub stop: Arc<AtomicBool>,
     pub start: Instant,
@@ -82,7 +84,17 @@ pub struct Driver {
     pub clock: tokencache::SharedClock,
 }
 
-fn note(live: &Live, r: &Result<tokencache::client::AuthResult, super::flows::IterError>) {
+type Met = Option<Arc<crate::telemetry::WorkloadMetrics>>;
+
+fn note(
+    live: &Live,
+    met: &Met,
+    r: &Result<tokencache::client::AuthResult, super::flows::IterError>,
+    total: Duration,
+) {
+    if let Some(m) = met {
+        m.record(r, total);
+    }
     live.acquisitions.fetch_add(1, Ordering::Relaxed);
     if matches!(r, Ok(a) if a.metadata.token_source == TokenSource::Cache) {
         live.hits.fetch_add(1, Ordering::Relaxed);
@@ -119,11 +131,12 @@ pub async fn open_model(
             continue;
         };
         let (flow, stats, live) = (d.flow.clone(), d.stats.clone(), d.live.clone());
+        let met = d.metrics.clone();
         if let Some(seed) = seed {
             let (clock, stop, deadline) = (d.clock.clone(), d.stop.clone(), d.deadline);
             tasks.spawn(async move {
                 let mut record = |r: &Result<_, _>, total| {
-                    note(&live, r);
+                    note(&live, &met, r, total);
                     lock(&stats).record(r, total);
                 };
                 let bounds = Bounds {
@@ -140,7 +153,7 @@ pub async fn open_model(
         tasks.spawn(async move {
             let r = flow.acquire(idx).await;
             let total = intended.elapsed();
-            note(&live, &r);
+            note(&live, &met, &r, total);
             lock(&stats).record(&r, total);
             drop(permit);
         });
@@ -178,7 +191,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
             };
             let mut record = |r: &Result<AuthResult, IterError>, total: Duration| {
                 let total = r.as_ref().map_or(total, |a| a.metadata.duration_total);
-                note(&d.live, r);
+                note(&d.live, &d.metrics, r, total);
                 local.record(r, total);
                 pending += 1;
             };
@@ -191,7 +204,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
             let total = r
                 .as_ref()
                 .map_or_else(|_| t0.elapsed(), |a| a.metadata.duration_total);
-            note(&d.live, &r);
+            note(&d.live, &d.metrics, &r, total);
             local.record(&r, total);
             pending += 1;
         }
@@ -212,6 +225,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
     lock(&d.stats).merge(&local);
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn sampler(
     cache: tokencache::TokenCache,
     out: Arc<Mutex<Vec<MemSample>>>,
@@ -220,6 +234,7 @@ pub async fn sampler(
     start_v: u64,
     clock: tokencache::SharedClock,
     every: Duration,
+    latest: Option<Arc<Mutex<Option<MemSample>>>>,
 ) {
     let every = every.max(Duration::from_millis(20));
     let mut next = start + every;
@@ -231,6 +246,9 @@ pub async fn sampler(
             tokio::time::sleep(Duration::from_millis(20).min(every)).await;
         }
         let s = sample(&cache, start, start_v, &*clock).await;
+        if let Some(l) = &latest {
+            *l.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+        }
         out.lock().unwrap_or_else(|p| p.into_inner()).push(s);
         next += every;
     }

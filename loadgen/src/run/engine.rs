@@ -24,6 +24,7 @@ use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
 use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
+use crate::telemetry::Telemetry;
 
 /// What a finished (or interrupted) run measured.
 #[derive(Debug)]
@@ -44,11 +45,24 @@ pub struct RunOutput {
     pub intervals: Vec<Interval>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
+    /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
+    pub run_id: String,
 }
 
-/// Runs a scenario; `interrupt` (Ctrl-C) ends the measured phase early.
+/// Runs a scenario without telemetry export; `interrupt` (Ctrl-C) ends the measured phase
+/// early.
 pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow::Result<RunOutput> {
-    let parts = build(scn).await?;
+    let tel = Telemetry::off(crate::telemetry::new_run_id(), &scn.name);
+    run_with(scn, interrupt, &tel).await
+}
+
+/// Runs a scenario recording on `tel`'s instruments (when it has any).
+pub async fn run_with(
+    scn: &Scenario,
+    interrupt: impl Future<Output = ()>,
+    tel: &Telemetry,
+) -> anyhow::Result<RunOutput> {
+    let parts = build(scn, tel).await?;
     tokio::pin!(interrupt);
     let mut interrupted = false;
     let populated = if scn.populate {
@@ -63,6 +77,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         (0, 0)
     };
     parts.idp.reset();
+    parts.idp.start_metrics(tel.idp_counter());
     let base_stats = parts.cache.stats();
     let clock = parts.clock.clone();
 
@@ -99,6 +114,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
             picker,
             partition,
             stats: shared[w].clone(),
+            metrics: tel.workload(&wl.name, cache_flow(&wl.flow)),
             live: live.clone(),
             stop: stop.clone(),
             start,
@@ -126,9 +142,9 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
             }
         }
     }
-    let memory = Arc::new(Mutex::new(vec![
-        sample(&parts.cache, start, start_v, &*clock).await,
-    ]));
+    let first = sample(&parts.cache, start, start_v, &*clock).await;
+    tel.memory_sample(&first);
+    let memory = Arc::new(Mutex::new(vec![first]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let aborted = Arc::new(Mutex::new(None));
@@ -165,6 +181,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         start_v,
         clock.clone(),
         clock.to_real(scn.memory_sample_every),
+        tel.latest_sample(),
     ));
     let progress = Progress::start(scn, live.clone(), shared.clone(), stop.clone(), start);
 
@@ -198,7 +215,9 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
     progress.finish();
     let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
     let mut memory = std::mem::take(&mut *memory.lock().unwrap_or_else(|p| p.into_inner()));
-    memory.push(sample(&parts.cache, start, start_v, &*clock).await);
+    let last = sample(&parts.cache, start, start_v, &*clock).await;
+    tel.memory_sample(&last);
+    memory.push(last);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
     take_intervals(
@@ -224,6 +243,7 @@ pub async fn run(scn: &Scenario, interrupt: impl Future<Output = ()>) -> anyhow:
         memory,
         intervals,
         populated,
+        run_id: tel.run_id.clone(),
     })
 }
 
@@ -266,6 +286,17 @@ fn partition(scn: &Scenario, stride: u64) -> Partition {
             stride: stride.max(1),
         },
         None => Partition::whole(stride),
+    }
+}
+
+/// `tokencache.flow` of a workload's acquisitions (web-app sessions mix sign-in and silent
+/// calls: none).
+fn cache_flow(f: &crate::scenario::model::FlowSpec) -> Option<&'static str> {
+    use crate::scenario::model::FlowSpec::*;
+    match f {
+        ClientCredentials { .. } => Some("client_credentials"),
+        OnBehalfOf { .. } => Some("on_behalf_of"),
+        WebApp { .. } => None,
     }
 }
 

@@ -15,4 +15,4 @@ mod setup;
 mod signin;
 pub mod stats;
 
-pub use engine::{run, Interval, RunOutput};
+pub use engine::{run, run_with, Interval, RunOutput};

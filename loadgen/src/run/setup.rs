@@ -16,6 +16,7 @@ use super::authority::{build_mock, Counting, EmbeddedAuthority};
 use super::flows::{Assertions, FlowCtx};
 use super::signin::SignIns;
 use crate::scenario::model::{AuthoritySpec, FlowSpec, Scenario};
+use crate::telemetry::Telemetry;
 
 /// The parts of a run.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ pub struct Parts {
     pub flows: Vec<Arc<FlowCtx>>,
 }
 
-pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
+pub async fn build(scn: &Scenario, tel: &Telemetry) -> anyhow::Result<Parts> {
     let clock: SharedClock = Arc::new(ScaledClock::starting_now(scn.speed));
     let mut mock = None;
     let inner: Arc<dyn AuthorityClient> = match &scn.authority {
@@ -79,9 +80,13 @@ pub async fn build(scn: &Scenario) -> anyhow::Result<Parts> {
         timeout: c.timeout,
         on_failure: c.on_failure,
         synchronization: c.synchronization,
+        metric_attributes: tel.attrs(),
         ..CacheOptions::default()
     };
-    let cache = TokenCache::new(opts, store, clock.clone());
+    let cache = match tel.meter() {
+        Some(m) => TokenCache::with_meter(opts, store, clock.clone(), m),
+        None => TokenCache::new(opts, store, clock.clone()),
+    };
     let clients: Vec<ConfidentialClient> = scn
         .apps
         .iter()

@@ -73,7 +73,11 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         Some(n) => apps(cx, n),
     };
     let telemetry = match f.get("telemetry") {
-        None => Some((Duration::from_secs(60), Duration::from_secs(10))),
+        None => Some((
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            ExportSpec::default(),
+        )),
         Some(n) => telemetry(cx, n),
     };
     let app_names: Vec<String> = apps.iter().flatten().map(|a| a.name.clone()).collect();
@@ -84,9 +88,12 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         .map(|ws| ws.iter().map(|w| w.name.clone()).collect());
     let thresholds = match f.get("thresholds") {
         None => Some(Vec::new()),
-        Some(n) => {
-            super::check_workload::thresholds(cx, n, wl_names.as_deref(), telemetry.map(|t| t.1))
-        }
+        Some(n) => super::check_workload::thresholds(
+            cx,
+            n,
+            wl_names.as_deref(),
+            telemetry.as_ref().map(|t| t.1),
+        ),
     };
     if let (Some(AuthoritySpec::External { .. }), Some(wls)) = (&authority, &workloads) {
         for w in wls {
@@ -110,8 +117,9 @@ pub fn scenario(cx: &mut Ctx<'_>, root: &Node) -> Option<Scenario> {
         cache: cache?,
         apps: apps?,
         workloads: workloads?,
-        memory_sample_every: telemetry?.0,
-        interval: telemetry?.1,
+        memory_sample_every: telemetry.as_ref()?.0,
+        interval: telemetry.as_ref()?.1,
+        export: telemetry?.2,
         thresholds: thresholds?,
         instance: None,
     })
@@ -279,24 +287,101 @@ fn apps(cx: &mut Ctx<'_>, n: &Node) -> Option<Vec<App>> {
     (out.len() == items.len() && !out.is_empty()).then_some(out)
 }
 
-/// (memory_sample_every, interval).
-fn telemetry(cx: &mut Ctx<'_>, n: &Node) -> Option<(Duration, Duration)> {
+/// (memory_sample_every, interval, export).
+fn telemetry(cx: &mut Ctx<'_>, n: &Node) -> Option<(Duration, Duration, ExportSpec)> {
     let f = cx.map(
         n,
         "telemetry",
-        &["memory_sample_every", "interval", "traces"],
+        &[
+            "memory_sample_every",
+            "interval",
+            "traces",
+            "metrics",
+            "prometheus",
+        ],
     )?;
-    if let Some(t) = f.get("traces") {
-        cx.err(
-            t.pos,
-            "telemetry.traces",
-            "OpenTelemetry export is not implemented yet",
-        );
-    }
     let memory = cx.opt(&f, "memory_sample_every", "telemetry", positive);
     let interval = cx.opt(&f, "interval", "telemetry", positive);
+    let before = cx.errors.len();
+    let traces = cx.opt(&f, "traces", "telemetry", traces);
+    let metrics = cx.opt(&f, "metrics", "telemetry", metrics);
+    let prometheus = cx.opt(&f, "prometheus", "telemetry", prometheus);
+    (cx.errors.len() == before).then_some(())?;
     Some((
         memory.unwrap_or(Duration::from_secs(60)),
         interval.unwrap_or(Duration::from_secs(10)),
+        ExportSpec {
+            traces,
+            metrics,
+            prometheus,
+        },
     ))
+}
+
+fn endpoint(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<String> {
+    let s = cx.string(n, p)?;
+    let ok = (s.starts_with("http://") || s.starts_with("https://"))
+        && s.len() > "https://".len()
+        && !s.contains(char::is_whitespace);
+    if !ok {
+        cx.err(
+            n.pos,
+            p,
+            format!("{s:?} is not an http:// or https:// URL (e.g. http://localhost:4317)"),
+        );
+        return None;
+    }
+    Some(s)
+}
+
+fn protocol(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<OtlpProtocol> {
+    cx.choice(n, p, &OtlpProtocol::NAMES)
+        .and_then(|s| OtlpProtocol::parse(&s))
+}
+
+fn traces(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<TracesSpec> {
+    let f = cx.map(n, p, &["endpoint", "protocol", "sample_ratio"])?;
+    let endpoint = cx.opt(&f, "endpoint", p, endpoint);
+    let protocol = cx.opt(&f, "protocol", p, protocol);
+    let sample_ratio = cx.opt(&f, "sample_ratio", p, |cx, n, p| {
+        let r = cx.number(n, p)?;
+        if !(0.0..=1.0).contains(&r) {
+            cx.err(n.pos, p, format!("{r} must be between 0 and 1"));
+            return None;
+        }
+        Some(r)
+    });
+    Some(TracesSpec {
+        endpoint,
+        protocol,
+        sample_ratio,
+    })
+}
+
+fn metrics(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<MetricsSpec> {
+    let f = cx.map(n, p, &["endpoint", "protocol", "interval"])?;
+    Some(MetricsSpec {
+        endpoint: cx.opt(&f, "endpoint", p, endpoint),
+        protocol: cx.opt(&f, "protocol", p, protocol),
+        interval: cx.opt(&f, "interval", p, positive),
+    })
+}
+
+fn prometheus(cx: &mut Ctx<'_>, n: &Node, p: &str) -> Option<PrometheusSpec> {
+    let f = cx.map(n, p, &["listen", "linger"])?;
+    let listen = cx.req(&f, "listen", p, |cx, n, p| {
+        let s = cx.string(n, p)?;
+        match crate::telemetry::parse_listen(&s) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                cx.err(n.pos, p, e);
+                None
+            }
+        }
+    });
+    let linger = cx.opt(&f, "linger", p, Ctx::duration);
+    Some(PrometheusSpec {
+        listen: listen?,
+        linger: linger.unwrap_or(Duration::ZERO),
+    })
 }

@@ -31,6 +31,8 @@ pub struct Scenario {
     pub memory_sample_every: Duration,
     /// Virtual time per interval histogram of intervals.hlog.
     pub interval: Duration,
+    /// `telemetry.traces` / `metrics` / `prometheus` (OTLP export and the scrape endpoint).
+    pub export: ExportSpec,
     pub thresholds: Vec<Threshold>,
     /// `run --instance I/N`: this process drives instance I's share of the workload.
     pub instance: Option<Instance>,
@@ -277,4 +279,57 @@ pub struct Workload {
     pub arrival: Arrival,
     /// Open model: iterations in flight at most; beyond, arrivals are dropped (counted).
     pub max_in_flight: u32,
+}
+
+/// OTLP wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    pub const NAMES: [&'static str; 2] = ["grpc", "http/protobuf"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "grpc" => Some(Self::Grpc),
+            "http/protobuf" => Some(Self::HttpProtobuf),
+            _ => None,
+        }
+    }
+}
+
+/// `telemetry.traces`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracesSpec {
+    pub endpoint: Option<String>,
+    pub protocol: Option<OtlpProtocol>,
+    /// Share of acquisitions traced, 0..=1.
+    pub sample_ratio: Option<f64>,
+}
+
+/// `telemetry.metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSpec {
+    pub endpoint: Option<String>,
+    pub protocol: Option<OtlpProtocol>,
+    /// Export interval (wall time).
+    pub interval: Option<Duration>,
+}
+
+/// `telemetry.prometheus`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSpec {
+    pub listen: std::net::SocketAddr,
+    /// How long the endpoint keeps serving after the run (wall time), for a last scrape.
+    pub linger: Duration,
+}
+
+/// Telemetry export as the scenario asks for it (the `OTEL_*` environment and
+/// `--prometheus-listen` win; see [`crate::telemetry`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportSpec {
+    pub traces: Option<TracesSpec>,
+    pub metrics: Option<MetricsSpec>,
+    pub prometheus: Option<PrometheusSpec>,
 }
