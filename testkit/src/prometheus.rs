@@ -74,6 +74,18 @@ impl PrometheusServer {
         r.body
     }
 
+    /// `GET /api/v1/query_range` over `[start, end]` (Unix seconds) every `step_s` seconds:
+    /// the JSON body, as a Grafana time-series panel asks. Panics like [`Self::query`].
+    pub fn query_range(&self, expr: &str, start: f64, end: f64, step_s: f64) -> String {
+        let path = format!(
+            "/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step_s}",
+            http::encode_query_value(expr)
+        );
+        let r = http::get(self.port, &path, HTTP_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status, 200, "query_range {expr:?}: {}", r.body);
+        r.body
+    }
+
     /// Successful scrapes of `job` so far (`sum_over_time(up{job=...}[1h])`).
     pub fn successful_scrapes(&self, job: &str) -> u64 {
         let body = self.query(&format!("sum_over_time(up{{job=\"{job}\"}}[1h])"));
@@ -192,6 +204,12 @@ mod tests {
         assert!(scraped, "no scrapes: {}", prom.log_tail());
         let body = prom.query("demo_value");
         assert!(body.contains("\"42\""), "{body}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let range = prom.query_range("demo_value * 2", now - 30.0, now, 1.0);
+        assert!(range.contains("\"matrix\"") && range.contains("\"84\""), "{range}");
     }
 
     #[test]
