@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry::metrics::Meter;
+use tracing::Instrument as _;
 
 use crate::clock::SharedClock;
 use crate::envelope::Envelope;
@@ -133,7 +134,7 @@ impl TokenCache {
             gauges: std::sync::OnceLock::new(),
             opts,
         });
-        if inner.l1.is_some() {
+        if inner.l1.is_some() && inner.opts.l1_gauges {
             let _ = inner.gauges.set(l1_gauges(
                 meter,
                 Arc::downgrade(&inner),
@@ -330,6 +331,7 @@ impl Inner {
 
     fn l1_get(&self, partition_key: &str) -> Option<Arc<Partition>> {
         let l1 = self.l1.as_ref()?;
+        let _span = tracing::debug_span!("tokencache.l1.read").entered();
         match l1.get(partition_key, self.clock.now_secs()) {
             Some(Ok(p)) => {
                 self.counters.l1_hits.inc();
@@ -401,9 +403,9 @@ impl Inner {
                 let slide = self.opts.sliding_expiration.map(|d| self.clock.to_real(d));
                 let store = self.store.clone();
                 let span = tracing::debug_span!("tokencache.l2.read", store = self.store.name());
-                let _e = span.enter();
                 match self
                     .l2_call(L2Op::Get, partition_key, || store.get(&key, slide))
+                    .instrument(span)
                     .await
                 {
                     Ok(b) => b,
@@ -485,14 +487,14 @@ impl Inner {
                 _ => Ok(()),
             };
         }
-        let (json, ttl, deadline) = {
+        let (weight, ttl, blob) = {
             let _span = tracing::trace_span!("tokencache.codec", op = "encode").entered();
             let json = p.to_json();
             let (ttl, deadline) = self.l2_expiry(&p);
-            (json, ttl, deadline)
+            let weight = json.len();
+            let blob = Bytes::from(self.envelope.seal(partition_key, json, deadline));
+            (weight, ttl, blob)
         };
-        let weight = json.len();
-        let blob = Bytes::from(self.envelope.seal(partition_key, json, deadline));
         self.l1_put(partition_key, p, weight);
         Counters::inc(&self.counters.l2_writes);
         if let Some(wb) = &self.write_behind {
@@ -508,11 +510,11 @@ impl Inner {
         }
         let store = self.store.clone();
         let span = tracing::debug_span!("tokencache.l2.write", store = self.store.name());
-        let _e = span.enter();
         match self
             .l2_call(L2Op::Set, partition_key, || {
                 store.set(&key, blob.clone(), ttl)
             })
+            .instrument(span)
             .await
         {
             Ok(()) => Ok(()),

@@ -89,6 +89,10 @@ pub struct CacheOptions {
     /// Attributes added to every metric the cache records (e.g. `loadgen.scenario`), so a
     /// host can tell its caches apart on one meter. Never put a secret here.
     pub metric_attributes: Vec<opentelemetry::KeyValue>,
+    /// Register the `tokencache.l1.size` / `tokencache.l1.entries` observable gauges (on by
+    /// default; off for hosts that report L1 from their own memory samples, as the load
+    /// generator does, so the series exist once).
+    pub l1_gauges: bool,
 }
 
 impl fmt::Debug for CacheOptions {
@@ -113,6 +117,7 @@ impl fmt::Debug for CacheOptions {
             .field("synchronization", &self.synchronization)
             .field("on_l2_failure", &self.on_l2_failure.is_some())
             .field("metric_attributes", &self.metric_attributes)
+            .field("l1_gauges", &self.l1_gauges)
             .finish()
     }
 }
@@ -132,6 +137,7 @@ impl Default for CacheOptions {
             synchronization: true,
             on_l2_failure: None,
             metric_attributes: Vec::new(),
+            l1_gauges: true,
         }
     }
 }

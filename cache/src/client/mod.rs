@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 use rand::Rng;
+use tracing::Instrument as _;
 
 pub use authority::{
     AuthorityClient, AuthorityError, HttpAuthority, HttpAuthorityOptions, RawResponse,
@@ -52,6 +53,19 @@ pub enum AcquireError {
     /// A Retry-After window for this request is still open (fail-fast throttling).
     #[error("throttled: the identity provider asked to wait {remaining:?} more")]
     Throttled { remaining: Duration },
+}
+
+impl AcquireError {
+    /// A short, secret-free name of the kind of failure (the span's `error.type`).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            AcquireError::Authority(_) => "authority",
+            AcquireError::Cache(_) => "cache",
+            AcquireError::Credential(_) => "credential",
+            AcquireError::UiRequired => "ui_required",
+            AcquireError::Throttled { .. } => "throttled",
+        }
+    }
 }
 
 /// The OAuth flow of an acquisition (stable `tokencache.flow` values).
@@ -337,9 +351,12 @@ impl ConfidentialClient {
         opts: &AcquireOptions,
     ) -> Result<AuthResult, AcquireError> {
         let t0 = Instant::now();
+        // One span for the whole call: the fast L1 path and, on a miss, the full one.
+        let span = acquire_span(Flow::ClientCredentials);
         if !opts.bypasses_cache() {
-            if let Some(hit) = self.fast_app_hit(tenant, scopes, t0) {
-                let span = acquire_span(Flow::ClientCredentials);
+            let hit = tracing::debug_span!(parent: &span, "tokencache.l1.read")
+                .in_scope(|| self.fast_app_hit(tenant, scopes, t0));
+            if let Some(hit) = hit {
                 if !span.is_disabled() {
                     record_span(&span, &hit.metadata);
                 }
@@ -361,7 +378,7 @@ impl ConfidentialClient {
             claims: opts.claims.clone(),
             force: opts.bypasses_cache(),
         };
-        self.inner.clone().acquire(req).await
+        self.inner.clone().acquire_in(req, span).await
     }
 
     /// On-behalf-of: exchanges the caller's `user_assertion` for a token to a downstream API.
@@ -572,7 +589,32 @@ fn acquire_span(flow: Flow) -> tracing::Span {
         tokencache.duration_total_ms = tracing::field::Empty,
         tokencache.duration_in_cache_ms = tracing::field::Empty,
         tokencache.duration_in_http_ms = tracing::field::Empty,
+        error.type = tracing::field::Empty,
     )
+}
+
+/// Adds `traceparent` (and `tracestate`) of the current OpenTelemetry context, through the
+/// globally installed propagator (none installed: nothing is added).
+fn trace_context(headers: &mut Vec<(&'static str, String)>) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    if !cx.span().span_context().is_valid() {
+        return;
+    }
+    struct Inject<'a>(&'a mut Vec<(&'static str, String)>);
+    impl opentelemetry::propagation::Injector for Inject<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            let key = match key {
+                "traceparent" => "traceparent",
+                "tracestate" => "tracestate",
+                _ => return,
+            };
+            self.0.push((key, value));
+        }
+    }
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut Inject(headers));
+    });
 }
 
 fn record_span(span: &tracing::Span, m: &Metadata) {
@@ -603,22 +645,34 @@ fn jitter(base: Duration) -> Duration {
 impl ClientInner {
     async fn acquire(self: Arc<Self>, req: Req) -> Result<AuthResult, AcquireError> {
         let span = acquire_span(req.flow);
-        let _entered = span.enter();
+        self.acquire_in(req, span).await
+    }
+
+    /// The acquisition inside `span` (instrumented: entered only while polled, never held
+    /// across an await).
+    async fn acquire_in(
+        self: Arc<Self>,
+        req: Req,
+        span: tracing::Span,
+    ) -> Result<AuthResult, AcquireError> {
         let t0 = Instant::now();
-        let result = self.clone().acquire_inner(req.clone(), t0).await;
+        let flow = req.flow;
+        let result = self
+            .clone()
+            .acquire_inner(req, t0)
+            .instrument(span.clone())
+            .await;
         match &result {
             Ok(r) => {
-                let m = &r.metadata;
-                span.record("tokencache.token_source", m.token_source.as_str());
-                span.record("tokencache.cache_level", m.cache_level.as_str());
-                span.record("tokencache.refresh_reason", m.cache_refresh_reason.as_str());
-                span.record(
-                    "tokencache.duration_total_ms",
-                    m.duration_total.as_secs_f64() * 1000.0,
-                );
-                self.observe(req.flow, m);
+                if !span.is_disabled() {
+                    record_span(&span, &r.metadata);
+                }
+                self.observe(flow, &r.metadata);
             }
-            Err(e) => tracing::debug!(error = %e, "acquisition failed"),
+            Err(e) => {
+                span.record("error.type", e.kind());
+                tracing::debug!(parent: &span, error.type = e.kind(), "acquisition failed");
+            }
         }
         result
     }
@@ -969,10 +1023,14 @@ impl ClientInner {
                 oauth.grant_type = flow.grant_type(),
                 attempt
             );
-            let result = {
-                let _e = span.enter();
-                self.authority.post_token(endpoint, form, headers).await
-            };
+            let result = async {
+                // W3C trace context of this span for the token endpoint (when traced).
+                let mut headers = headers.to_vec();
+                trace_context(&mut headers);
+                self.authority.post_token(endpoint, form, &headers).await
+            }
+            .instrument(span)
+            .await;
             // `done`: give up now (success and non-retryable answers return directly).
             let done = match &result {
                 Ok(raw) => {

@@ -19,6 +19,7 @@ use super::pick::{Partition, Picker};
 use super::schedule::Schedule;
 use super::session::Bounds;
 use super::stats::WorkloadStats;
+use crate::telemetry::traces::{sampled, Sampler};
 
 /// DurationTotal of one workload over one interval (virtual seconds since the start),
 /// already encoded as an interval-log line (a few hundred bytes instead of a histogram).
@@ -109,6 +110,7 @@ pub async fn open_model(
     schedule: Schedule,
     mut rng: rand::rngs::StdRng,
     max_in_flight: usize,
+    mut sampler: Sampler,
 ) {
     let sem = Arc::new(Semaphore::new(max_in_flight));
     let mut tasks = JoinSet::new();
@@ -125,6 +127,7 @@ pub async fn open_model(
         }
         let idx = d.partition.global(d.picker.pick(&mut rng));
         let seed: Option<u64> = d.flow.session_spec().map(|_| rng.random());
+        let traced = sampler.next();
         let Ok(permit) = sem.clone().try_acquire_owned() else {
             lock(&d.stats).counts.dropped += 1;
             d.live.dropped.fetch_add(1, Ordering::Relaxed);
@@ -143,15 +146,18 @@ pub async fn open_model(
                     deadline,
                     stop: &stop,
                 };
-                flow.session(idx, seed, intended, &clock, bounds, &mut record)
-                    .await;
+                sampled(
+                    traced,
+                    flow.session(idx, seed, intended, &clock, bounds, &mut record),
+                )
+                .await;
                 drop(permit);
             });
             while tasks.try_join_next().is_some() {}
             continue;
         }
         tasks.spawn(async move {
-            let r = flow.acquire(idx).await;
+            let r = sampled(traced, flow.acquire(idx)).await;
             let total = intended.elapsed();
             note(&live, &met, &r, total);
             lock(&stats).record(&r, total);
@@ -177,7 +183,7 @@ pub async fn wait_until(t: Instant) {
 }
 
 /// Closed model: one caller in a loop; measurements are batched locally.
-pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
+pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng, mut sampler: Sampler) {
     let mut local = WorkloadStats::default();
     let mut last_flush = Instant::now();
     let mut pending = 0u32;
@@ -195,12 +201,17 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng) {
                 local.record(r, total);
                 pending += 1;
             };
-            d.flow
-                .session(idx, seed, Instant::now(), &d.clock, bounds, &mut record)
-                .await;
+            let traced = sampler.next();
+            sampled(
+                traced,
+                d.flow
+                    .session(idx, seed, Instant::now(), &d.clock, bounds, &mut record),
+            )
+            .await;
         } else {
             let t0 = Instant::now();
-            let r = d.flow.acquire(idx).await;
+            let traced = sampler.next();
+            let r = sampled(traced, d.flow.acquire(idx)).await;
             let total = r
                 .as_ref()
                 .map_or_else(|_| t0.elapsed(), |a| a.metadata.duration_total);

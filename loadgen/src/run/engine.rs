@@ -17,7 +17,7 @@ use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
 use super::memory::{sample, MemSample};
-use super::pick::{rng, Partition, Picker};
+use super::pick::{rng, stream_seed, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
@@ -128,6 +128,7 @@ pub async fn run_with(
                     schedule,
                     rng(seed, w, 0),
                     wl.max_in_flight as usize,
+                    tel.sampler(stream_seed(seed, w, 0)),
                 ));
             }
             None => {
@@ -137,7 +138,12 @@ pub async fn run_with(
                 // Instance I of N runs callers I, I+N, ... (their union is the whole run's).
                 let (first, step) = (partition.index as u32, partition.count as u32);
                 for k in (first..n).step_by(step as usize) {
-                    drivers.spawn(closed_worker(ctx.clone(), rng(seed, w, u64::from(k) + 1)));
+                    let k = u64::from(k) + 1;
+                    drivers.spawn(closed_worker(
+                        ctx.clone(),
+                        rng(seed, w, k),
+                        tel.sampler(stream_seed(seed, w, k)),
+                    ));
                 }
             }
         }

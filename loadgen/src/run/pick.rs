@@ -109,11 +109,14 @@ impl Partition {
 
 /// The generator of workload `w`, worker `k`, derived from the scenario seed.
 pub fn rng(seed: u64, w: usize, k: u64) -> StdRng {
-    let mix = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    StdRng::seed_from_u64(stream_seed(seed, w, k))
+}
+
+/// The seed of stream `k` of workload `w` (also seeds the driver's trace sampler).
+pub fn stream_seed(seed: u64, w: usize, k: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add((w as u64) << 32)
-        .wrapping_add(k);
-    StdRng::seed_from_u64(mix)
+        .wrapping_add(k)
 }
 
 #[cfg(test)]

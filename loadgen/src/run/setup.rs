@@ -81,6 +81,8 @@ pub async fn build(scn: &Scenario, tel: &Telemetry) -> anyhow::Result<Parts> {
         on_failure: c.on_failure,
         synchronization: c.synchronization,
         metric_attributes: tel.attrs(),
+        // L1 gauges come from the run's memory samples (they outlive the cache).
+        l1_gauges: false,
         ..CacheOptions::default()
     };
     let cache = match tel.meter() {

@@ -8,6 +8,7 @@
 
 pub mod prometheus;
 mod settings;
+pub mod traces;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub struct Telemetry {
     meter: Option<Meter>,
     prom: Option<(prometheus::PromServer, Duration)>,
     otlp_metrics: Option<Endpoint>,
+    tracer: Option<(opentelemetry_sdk::trace::SdkTracerProvider, Endpoint)>,
+    sample_ratio: f64,
     /// The latest memory sample, read by the gauges.
     latest: Arc<Mutex<Option<MemSample>>>,
     _gauges: Vec<ObservableGauge<u64>>,
@@ -60,6 +63,8 @@ impl Telemetry {
             meter: None,
             prom: None,
             otlp_metrics: None,
+            tracer: None,
+            sample_ratio: 0.0,
             latest: Arc::default(),
             _gauges: Vec::new(),
         }
@@ -69,6 +74,23 @@ impl Telemetry {
     /// endpoint). Must run inside the Tokio runtime.
     pub async fn start(s: &Settings, scenario: &str, run_id: String) -> anyhow::Result<Self> {
         let mut t = Telemetry::off(run_id, scenario);
+        if let Some(tr) = &s.traces {
+            let exporter = settings::span_exporter(tr)?;
+            let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+                .with_batch_config(
+                    opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                        .with_max_queue_size(65_536)
+                        .build(),
+                )
+                .build();
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_span_processor(batch)
+                .with_resource(resource(s, scenario, &t.run_id))
+                .build();
+            traces::start(&provider)?;
+            t.tracer = Some((provider, tr.endpoint.clone()));
+            t.sample_ratio = tr.sample_ratio;
+        }
         if s.metrics.is_none() && s.prometheus.is_none() {
             return Ok(t);
         }
@@ -98,6 +120,15 @@ impl Telemetry {
         t.meter = Some(meter);
         t.meters = Some(provider);
         Ok(t)
+    }
+
+    /// The trace sampler of one driver (never samples when traces are off).
+    pub fn sampler(&self, seed: u64) -> traces::Sampler {
+        if self.tracer.is_some() {
+            traces::Sampler::new(self.sample_ratio, seed)
+        } else {
+            traces::Sampler::off()
+        }
     }
 
     /// The meter the cache records on (None: metrics off).
@@ -155,8 +186,17 @@ impl Telemetry {
             meters,
             prom,
             otlp_metrics,
+            tracer,
             ..
         } = self;
+        let mut errors = Vec::new();
+        if let Some((p, endpoint)) = tracer {
+            traces::stop();
+            let what = format!("exporting spans to {}", endpoint.url);
+            if let Err(e) = bounded(&what, move || p.shutdown().map_err(|e| e.to_string())).await {
+                errors.push(e);
+            }
+        }
         if let Some((server, linger)) = prom {
             if !linger.is_zero() {
                 eprintln!(
@@ -172,9 +212,18 @@ impl Telemetry {
                 Some(e) => format!("exporting metrics to {}", e.url),
                 None => "shutting down the meter provider".to_owned(),
             };
-            bounded(&what, move || p.shutdown().map_err(|e| e.to_string())).await?;
+            if let Err(e) = bounded(&what, move || p.shutdown().map_err(|e| e.to_string())).await {
+                errors.push(e);
+            }
         }
-        Ok(())
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(anyhow::anyhow!(errors
+                .iter()
+                .map(|e| format!("{e:#}"))
+                .collect::<Vec<_>>()
+                .join("; "))),
+        }
     }
 }
 
@@ -205,8 +254,8 @@ pub(crate) fn resource(s: &Settings, scenario: &str, run_id: &str) -> Resource {
     .build()
 }
 
-/// `tokencache.l2.size` / `l2.keys` / `process.memory.usage` from the latest sample
-/// (`tokencache.l1.*` come from the cache itself).
+/// `tokencache.l1.size` / `l1.entries` / `l2.size` / `l2.keys` / `process.memory.usage`
+/// from the latest memory sample (the report's samples: the same figures).
 fn memory_gauges(
     meter: &Meter,
     latest: Arc<Mutex<Option<MemSample>>>,
@@ -227,6 +276,15 @@ fn memory_gauges(
             .build()
         };
     vec![
+        gauge(
+            names::L1_SIZE,
+            "By",
+            "Bytes held by L1 (serialized partition sizes)",
+            |s| s.l1_bytes,
+        ),
+        gauge(names::L1_ENTRIES, "", "Partitions held by L1", |s| {
+            s.l1_entries
+        }),
         gauge(names::L2_SIZE, "By", "Bytes held by the L2 store", |s| {
             s.l2_bytes
         }),
