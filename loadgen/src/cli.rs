@@ -1,5 +1,5 @@
 //! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
-//! `report` and `merge`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! `report`, `merge` and `plan`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
@@ -80,6 +80,41 @@ pub enum Cmd {
         #[arg(long, value_name = "P", default_value = "0.01")]
         alpha: String,
     },
+    /// Project L1/L2 memory, identity-provider requests/s and L2 ops/s for a target
+    /// population from a run's report.json (see loadgen/PLAN.md).
+    Plan {
+        /// The report of a run with `populate: true`.
+        #[arg(long, value_name = "REPORT.json")]
+        from: PathBuf,
+        /// Target population in YAML (keys: tenants, resources, users, apis, obo_sessions,
+        /// token_lifetime, rate); flags override it.
+        #[arg(long, value_name = "FILE.yaml")]
+        target: Option<PathBuf>,
+        /// Tenants of the client-credentials (daemon) flow.
+        #[arg(long, value_name = "N")]
+        tenants: Option<String>,
+        /// Resources (APIs) per tenant of the client-credentials flow.
+        #[arg(long, value_name = "N")]
+        resources: Option<String>,
+        /// Users of the web-app and on-behalf-of flows.
+        #[arg(long, value_name = "N")]
+        users: Option<String>,
+        /// APIs per user of the web-app and on-behalf-of flows.
+        #[arg(long, value_name = "N")]
+        apis: Option<String>,
+        /// On-behalf-of partitions (one per upstream assertion).
+        #[arg(long, value_name = "N")]
+        obo_sessions: Option<String>,
+        /// Access-token lifetime, e.g. 1h.
+        #[arg(long, value_name = "DURATION")]
+        token_lifetime: Option<String>,
+        /// Total acquisitions per second, e.g. 500/s (default: scaled with the tokens).
+        #[arg(long, value_name = "RATE")]
+        rate: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
         #[arg(required = true)]
@@ -118,6 +153,48 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         },
         Cmd::Merge { out_dir, reports } => merge_cmd(&out_dir, &reports),
+        Cmd::Plan {
+            from,
+            target,
+            tenants,
+            resources,
+            users,
+            apis,
+            obo_sessions,
+            token_lifetime,
+            rate,
+            json,
+        } => {
+            let flags = (|| {
+                let c = |flag: &str, v: &Option<String>| {
+                    v.as_deref()
+                        .map(|raw| crate::plan::count_flag(flag, raw))
+                        .transpose()
+                };
+                Ok::<_, String>(crate::plan::Target {
+                    tenants: c("--tenants", &tenants)?,
+                    resources: c("--resources", &resources)?,
+                    users: c("--users", &users)?,
+                    apis: c("--apis", &apis)?,
+                    obo_sessions: c("--obo-sessions", &obo_sessions)?,
+                    token_lifetime: token_lifetime
+                        .as_deref()
+                        .map(|r| crate::plan::duration_flag("--token-lifetime", r))
+                        .transpose()?,
+                    rate: rate
+                        .as_deref()
+                        .map(|r| crate::plan::rate_flag("--rate", r))
+                        .transpose()?,
+                })
+            })();
+            match flags {
+                Ok(flags) => plan_cmd(&from, target.as_deref(), &flags, json),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_INVALID
+                }
+            }
+        }
         Cmd::Report { report } => match compare::read(&report) {
             Ok(r) => {
                 print!("{}", report::summary::render(&r));
@@ -235,6 +312,46 @@ pub fn parse_instance(
         ));
     }
     Ok(Some(Instance { index, count }))
+}
+
+fn plan_cmd(from: &Path, target: Option<&Path>, flags: &crate::plan::Target, json: bool) -> i32 {
+    use crate::plan;
+    let base = match target.map(plan::Target::load).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => {
+            let n = e.0.len();
+            eprintln!(
+                "{n} error{} in the target file:",
+                if n == 1 { "" } else { "s" }
+            );
+            for d in &e.0 {
+                eprintln!("  {d}");
+            }
+            return EXIT_INVALID;
+        }
+    };
+    let target = base.overlay(flags);
+    let inputs = compare::read(from).and_then(|r| plan::Inputs::from_report(from, &r));
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let p = plan::project(&inputs, &target);
+    if json {
+        match serde_json::to_string_pretty(&plan::to_json(from, &inputs, &target, &p)) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_RUNTIME;
+            }
+        }
+    } else {
+        print!("{}", plan::to_text(from, &inputs, &p));
+    }
+    EXIT_PASS
 }
 
 fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {

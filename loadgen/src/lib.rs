@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod compare;
 pub mod merge;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;

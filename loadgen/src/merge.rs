@@ -323,6 +323,7 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         }
     }
     let mut idp_by_status: BTreeMap<String, u64> = BTreeMap::new();
+    let mut idp_by_grant: BTreeMap<String, u64> = BTreeMap::new();
     let mut cache = CacheStats::default();
     let mut populated = (0, 0);
     let mut wall = 0.0f64;
@@ -338,6 +339,13 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
             .flatten()
         {
             *idp_by_status.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
+        }
+        for (k, v) in j["identity_provider"]["by_grant_type"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            *idp_by_grant.entry(k.clone()).or_insert(0) += v.as_u64().unwrap_or(0);
         }
         cache.l2_reads += u(j, "/l2/reads");
         cache.l2_hits += u(j, "/l2/hits");
@@ -384,6 +392,10 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         populated,
         // The instances ran with their own ids (each in its own report): the merge is new.
         run_id: crate::telemetry::new_run_id(),
+        // Bytes per partition and the capacity inputs are per process: a merged report
+        // has none (plan from one instance's report).
+        populate_steps: Vec::new(),
+        idp_by_grant,
     };
     let meta = Meta {
         name: first.json["scenario"]["name"]
@@ -404,6 +416,7 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         thresholds: thresholds(first)?,
         instance: None,
         merged_instances: Some(first.count),
+        shape: None,
     };
     Ok(Merged { meta, output })
 }

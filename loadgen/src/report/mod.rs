@@ -1,6 +1,7 @@
 //! The run's artefacts: report.json (the stable keys of DESIGN §4), summary.txt (the k6-style
 //! end-of-run summary, also printed), one .hgrm per histogram, intervals.hlog and junit.xml.
 
+pub mod capacity;
 pub mod hgrm;
 pub mod histograms;
 pub mod hlog;
@@ -39,6 +40,8 @@ pub struct Meta {
     pub instance: Option<Instance>,
     /// This report merges that many instances.
     pub merged_instances: Option<u32>,
+    /// The population and token lifetime behind the capacity figures (None when merged).
+    pub shape: Option<capacity::Shape>,
 }
 
 impl Meta {
@@ -57,6 +60,7 @@ impl Meta {
             thresholds: scn.thresholds.clone(),
             instance: scn.instance,
             merged_instances: None,
+            shape: Some(capacity::Shape::of(scn)),
         }
     }
 
@@ -172,6 +176,8 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
         |f: fn(&crate::run::memory::MemSample) -> u64| out.memory.iter().map(f).max().unwrap_or(0);
     let wall = out.wall.as_secs_f64();
     let l2 = &out.cache;
+    let cap = capacity::figures(meta.shape.as_ref(), &names, out);
+    capacity::record(&cap, &meta.name);
     let json = json!({
         "schema_version": SCHEMA_VERSION,
         "scenario": {"name": meta.name, "file": meta.file, "description": meta.description},
@@ -196,7 +202,11 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
         "durations_ms_by_token_source": by_source(&all),
         "durations_ms_by_cache_level": by_level(&all),
         "flows": flows,
-        "identity_provider": {"requests": out.idp_by_status.values().sum::<u64>(), "by_status": out.idp_by_status},
+        "identity_provider": {
+            "requests": out.idp_by_status.values().sum::<u64>(),
+            "by_status": out.idp_by_status,
+            "by_grant_type": cap.by_grant_type,
+        },
         "l2": {
             "reads": l2.l2_reads, "hits": l2.l2_hits, "writes": l2.l2_writes, "errors": l2.l2_errors,
             "timeouts": l2.l2_timeouts, "misses": l2.l2_misses, "lost_writes": l2.l2_lost_writes,
@@ -209,7 +219,11 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
                 "l2_bytes": peak(|s| s.l2_bytes), "l2_keys": peak(|s| s.l2_keys),
                 "rss_bytes": peak(|s| s.rss_bytes),
             },
+            "populate": cap.populate,
+            "bytes_per_partition": cap.bytes_per_partition,
+            "growth_per_1000_partitions": cap.growth_per_1000_partitions,
         },
+        "capacity": cap.capacity,
         "throughput": {
             "acquisitions_per_wall_second": r3(c.acquisitions as f64 / wall.max(1e-9)),
             "acquisitions_per_virtual_second": r3(c.acquisitions as f64 / out.virtual_secs.max(1e-9)),

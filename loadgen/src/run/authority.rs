@@ -119,11 +119,13 @@ impl AuthorityClient for EmbeddedAuthority {
     }
 }
 
-/// Counts token-endpoint requests by HTTP status (`no_response` when none came back).
+/// Counts token-endpoint requests by HTTP status (`no_response` when none came back) and
+/// by grant type.
 #[derive(Debug)]
 pub struct Counting {
     pub inner: Arc<dyn AuthorityClient>,
     pub by_status: Mutex<BTreeMap<String, u64>>,
+    pub by_grant: Mutex<BTreeMap<String, u64>>,
     /// `tokencache.idp.requests` and its base attributes, from the measured phase on.
     metrics: std::sync::OnceLock<(Counter<u64>, Vec<KeyValue>)>,
 }
@@ -133,6 +135,7 @@ impl Counting {
         Counting {
             inner,
             by_status: Mutex::new(BTreeMap::new()),
+            by_grant: Mutex::new(BTreeMap::new()),
             metrics: std::sync::OnceLock::new(),
         }
     }
@@ -145,12 +148,20 @@ impl Counting {
         }
     }
 
+    /// Requests by `grant_type` (the form's value, e.g. `client_credentials`).
+    pub fn grants(&self) -> BTreeMap<String, u64> {
+        self.by_grant.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.by_status.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub fn reset(&self) {
         if let Ok(mut m) = self.by_status.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.by_grant.lock() {
             m.clear();
         }
     }
@@ -175,6 +186,13 @@ impl AuthorityClient for Counting {
         };
         if let Ok(mut m) = self.by_status.lock() {
             *m.entry(key).or_insert(0) += 1;
+        }
+        let grant = form
+            .iter()
+            .find(|(k, _)| *k == "grant_type")
+            .map_or("unknown", |(_, v)| v.as_str());
+        if let Ok(mut m) = self.by_grant.lock() {
+            *m.entry(grant.to_owned()).or_insert(0) += 1;
         }
         if let Some((c, base)) = self.metrics.get() {
             let status = r.as_ref().map_or(0, |raw| i64::from(raw.status));

@@ -16,7 +16,7 @@ pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
-use super::memory::{sample, MemSample};
+use super::memory::{sample, MemSample, PopulateStep};
 use super::pick::{rng, stream_seed, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
@@ -47,6 +47,10 @@ pub struct RunOutput {
     pub populated: (u64, u64),
     /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
     pub run_id: String,
+    /// Memory before and after each workload's populate (empty without populate).
+    pub populate_steps: Vec<PopulateStep>,
+    /// Identity-provider requests of the measured phase by grant type.
+    pub idp_by_grant: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs a scenario without telemetry export; `interrupt` (Ctrl-C) ends the measured phase
@@ -65,16 +69,16 @@ pub async fn run_with(
     let parts = build(scn, tel).await?;
     tokio::pin!(interrupt);
     let mut interrupted = false;
-    let populated = if scn.populate {
+    let (populated, populate_steps) = if scn.populate {
         tokio::select! {
             r = populate(&parts, scn) => r,
             () = &mut interrupt => {
                 interrupted = true;
-                (0, 0)
+                ((0, 0), Vec::new())
             }
         }
     } else {
-        (0, 0)
+        ((0, 0), Vec::new())
     };
     parts.idp.reset();
     parts.idp.start_metrics(tel.idp_counter());
@@ -245,11 +249,13 @@ pub async fn run_with(
         aborted,
         workloads: shared.iter().map(|s| lock(s).clone()).collect(),
         idp_by_status: parts.idp.snapshot(),
+        idp_by_grant: parts.idp.grants(),
         cache: delta(&end_stats, &base_stats),
         memory,
         intervals,
         populated,
         run_id: tel.run_id.clone(),
+        populate_steps,
     })
 }
 
@@ -331,21 +337,28 @@ fn delta(end: &CacheStats, base: &CacheStats) -> CacheStats {
 }
 
 /// Acquires every partition × resource of this instance's share once, 64 at a time (not
-/// measured).
-async fn populate(parts: &Parts, scn: &Scenario) -> (u64, u64) {
+/// measured). Workloads populate one after another, with a memory sample before and after
+/// each (writes flushed), so each flow's bytes per partition can be told apart.
+async fn populate(parts: &Parts, scn: &Scenario) -> ((u64, u64), Vec<PopulateStep>) {
     let sem = Arc::new(Semaphore::new(64));
-    let mut set = JoinSet::new();
     let failed = Arc::new(AtomicU64::new(0));
     let mut n = 0;
-    for flow in &parts.flows {
+    let start = Instant::now();
+    let start_v = parts.clock.now_millis();
+    let mut steps = Vec::with_capacity(parts.flows.len());
+    for (flow, wl) in parts.flows.iter().zip(&scn.workloads) {
+        let before = sample(&parts.cache, start, start_v, &*parts.clock).await;
+        let failed_before = failed.load(Ordering::Relaxed);
+        let mut set = JoinSet::new();
         let part = partition(scn, flow.spec.resource_count());
+        let mut acquisitions = 0;
         for local in 0..part.local_population(flow.spec.members()) {
             let i = part.global(local);
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 break;
             };
             let (flow, failed) = (flow.clone(), failed.clone());
-            n += 1;
+            acquisitions += 1;
             set.spawn(async move {
                 if flow.acquire(i).await.is_err() {
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -354,7 +367,17 @@ async fn populate(parts: &Parts, scn: &Scenario) -> (u64, u64) {
             });
             while set.try_join_next().is_some() {}
         }
+        while set.join_next().await.is_some() {}
+        parts.cache.flush().await;
+        n += acquisitions;
+        steps.push(PopulateStep {
+            workload: wl.name.clone(),
+            flow: wl.flow.name().to_owned(),
+            acquisitions,
+            failed: failed.load(Ordering::Relaxed) - failed_before,
+            before,
+            after: sample(&parts.cache, start, start_v, &*parts.clock).await,
+        });
     }
-    while set.join_next().await.is_some() {}
-    (n, failed.load(Ordering::Relaxed))
+    ((n, failed.load(Ordering::Relaxed)), steps)
 }

@@ -18,6 +18,17 @@ pub struct MemSample {
     pub rss_bytes: u64,
 }
 
+/// One workload's populate: memory before and after it (`memory.populate` in report.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PopulateStep {
+    pub workload: String,
+    pub flow: String,
+    pub acquisitions: u64,
+    pub failed: u64,
+    pub before: MemSample,
+    pub after: MemSample,
+}
+
 pub async fn sample(
     cache: &TokenCache,
     start: Instant,

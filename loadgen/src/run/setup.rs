@@ -98,6 +98,9 @@ pub async fn build(scn: &Scenario, tel: &Telemetry) -> anyhow::Result<Parts> {
                 ClientCredential::secret(app.secret.clone()),
             );
             o.single_flight = c.single_flight;
+            // The proactive-refresh jitter is a real-time sleep: keep it at its default in
+            // virtual time, so runs at different clock speeds stay comparable.
+            o.refresh_jitter = o.refresh_jitter.div_f64(scn.speed.max(1e-9));
             ConfidentialClient::with_meter(o, idp.clone(), Some(cache.clone()), clock.clone(), None)
         })
         .collect();

@@ -4,7 +4,7 @@
 mod check;
 mod check_authority;
 mod check_workload;
-mod ctx;
+pub(crate) mod ctx;
 pub mod diag;
 pub mod model;
 pub mod overrides;

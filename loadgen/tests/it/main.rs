@@ -11,6 +11,7 @@ mod flows;
 mod interrupt;
 mod multi_instance;
 mod otlp_receiver;
+mod plan_projection;
 mod quickstart_report;
 mod report_schema;
 mod telemetry_export;
