@@ -453,27 +453,32 @@ fn run_cmd(
         }
     };
     let run_id = crate::telemetry::new_run_id();
+    let meta = report::Meta::of(&scn);
     let result = rt.block_on(async {
         let tel = crate::telemetry::Telemetry::start(&settings, &scn.name, run_id).await?;
         if let Some(a) = tel.prometheus_addr() {
             eprintln!("  prometheus: http://{a}/metrics");
         }
         let out = run::run_with(&scn, interrupted(), &tel).await;
+        // The report records the capacity gauges: build it while the exporters are up, so
+        // the last export and the lingering Prometheus endpoint carry them.
+        let built = out.map(|o| {
+            let rep = report::build(&meta, &o);
+            (o, rep)
+        });
         // Export problems never hide the run's result: they are reported, not fatal.
         if let Err(e) = tel.shutdown().await {
             eprintln!("warning: telemetry: {e:#}");
         }
-        out
+        built
     });
-    let output = match result {
-        Ok(o) => o,
+    let (output, rep) = match result {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("error: {e:#}");
             return EXIT_RUNTIME;
         }
     };
-    let meta = report::Meta::of(&scn);
-    let rep = report::build(&meta, &output);
     print!("{}", rep.summary);
     let dir = out.unwrap_or_else(|| match scn.instance {
         Some(i) => PathBuf::from("out")

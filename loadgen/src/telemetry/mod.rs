@@ -115,6 +115,9 @@ impl Telemetry {
             t.otlp_metrics = Some(m.endpoint.clone());
         }
         let provider = b.build();
+        // Instruments recorded through the global meter (the capacity gauges of
+        // report/capacity.rs) reach the same exporters.
+        opentelemetry::global::set_meter_provider(provider.clone());
         let meter = provider.meter("loadgen");
         t._gauges = memory_gauges(&meter, t.latest.clone(), t.attrs());
         t.meter = Some(meter);
