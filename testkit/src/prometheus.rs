@@ -134,7 +134,10 @@ fn spawn(
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
     let mut child = Command::new(bin)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--log.level=warn")
         .stdin(Stdio::null())
@@ -209,7 +212,10 @@ mod tests {
             .unwrap()
             .as_secs_f64();
         let range = prom.query_range("demo_value * 2", now - 30.0, now, 1.0);
-        assert!(range.contains("\"matrix\"") && range.contains("\"84\""), "{range}");
+        assert!(
+            range.contains("\"matrix\"") && range.contains("\"84\""),
+            "{range}"
+        );
     }
 
     #[test]
@@ -217,6 +223,9 @@ mod tests {
         let prom = PrometheusServer::start("demo", "127.0.0.1:1", Duration::from_secs(1));
         let e = std::panic::catch_unwind(|| prom.query("sum(")).unwrap_err();
         let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(msg.contains("query \"sum(\"") && msg.contains("bad_data"), "{msg}");
+        assert!(
+            msg.contains("query \"sum(\"") && msg.contains("bad_data"),
+            "{msg}"
+        );
     }
 }

@@ -49,25 +49,56 @@ fn compose_yaml_passes_docker_compose_config() {
     );
     // The normalized model has the whole stack, the images built from the Dockerfile's
     // targets, and Grafana provisioned with the dashboards.
-    let out = compose(&["config", "--format", "json"], &repo().join("compose.yaml"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = compose(
+        &["config", "--format", "json"],
+        &repo().join("compose.yaml"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let model: serde_json::Value = serde_json::from_slice(&out.stdout).expect("compose json");
     let services = model["services"].as_object().expect("services");
-    for s in ["redis", "mock-authority", "loadgen", "otel-collector", "prometheus", "tempo", "grafana"] {
-        assert!(services.contains_key(s), "service {s} missing from compose.yaml");
+    for s in [
+        "redis",
+        "mock-authority",
+        "loadgen",
+        "otel-collector",
+        "prometheus",
+        "tempo",
+        "grafana",
+    ] {
+        assert!(
+            services.contains_key(s),
+            "service {s} missing from compose.yaml"
+        );
     }
     assert_eq!(model["services"]["loadgen"]["build"]["target"], "loadgen");
-    assert_eq!(model["services"]["mock-authority"]["build"]["target"], "mock-authority");
+    assert_eq!(
+        model["services"]["mock-authority"]["build"]["target"],
+        "mock-authority"
+    );
     let grafana = serde_json::to_string(&model["services"]["grafana"]["volumes"]).unwrap();
-    for path in ["dashboards/provisioning/datasources", "dashboards/provisioning/dashboards"] {
-        assert!(grafana.contains(path), "grafana does not mount {path}: {grafana}");
+    for path in [
+        "dashboards/provisioning/datasources",
+        "dashboards/provisioning/dashboards",
+    ] {
+        assert!(
+            grafana.contains(path),
+            "grafana does not mount {path}: {grafana}"
+        );
     }
     // Every file a service mounts from the repository exists.
     for (name, svc) in services {
         for v in svc["volumes"].as_array().into_iter().flatten() {
             if v["type"] == "bind" {
                 let src = PathBuf::from(v["source"].as_str().unwrap_or_default());
-                assert!(src.exists(), "service {name} mounts {} which does not exist", src.display());
+                assert!(
+                    src.exists(),
+                    "service {name} mounts {} which does not exist",
+                    src.display()
+                );
             }
         }
     }
@@ -77,7 +108,11 @@ fn compose_yaml_passes_docker_compose_config() {
 fn docker_compose_config_rejects_a_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("compose.yaml");
-    std::fs::write(&file, "services:\n  a:\n    image: redis\n    no_such_key: 1\n").unwrap();
+    std::fs::write(
+        &file,
+        "services:\n  a:\n    image: redis\n    no_such_key: 1\n",
+    )
+    .unwrap();
     let out = compose(&["config", "-q"], &file);
     assert!(!out.status.success(), "config -q accepted an unknown key");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
@@ -107,9 +142,19 @@ fn compose_prometheus_config_passes_promtool_and_scrapes_the_scenario_endpoint()
     let scenario = std::fs::read_to_string(repo().join("scenarios/compose.yaml")).unwrap();
     let listen = scenario
         .lines()
-        .find_map(|l| l.split_once("listen:").map(|(_, v)| v.trim().trim_matches(['"', '}', ' ']).to_owned()))
+        .find_map(|l| {
+            l.split_once("listen:")
+                .map(|(_, v)| v.trim().trim_matches(['"', '}', ' ']).to_owned())
+        })
         .expect("telemetry.prometheus.listen in scenarios/compose.yaml");
-    let port = listen.rsplit(':').next().unwrap().trim_end_matches(['"', ',', ' ', '}']);
+    let port = listen
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches(['"', ',', ' ', '}']);
     let prom = std::fs::read_to_string(&config).unwrap();
-    assert!(prom.contains(&format!("loadgen:{port}")), "compose/prometheus.yml does not scrape loadgen:{port}");
+    assert!(
+        prom.contains(&format!("loadgen:{port}")),
+        "compose/prometheus.yml does not scrape loadgen:{port}"
+    );
 }

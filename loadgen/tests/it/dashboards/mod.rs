@@ -36,7 +36,8 @@ pub fn dashboards() -> Vec<(String, Value)> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(
-        out.iter().any(|(n, _)| n == "overview.json") && out.iter().any(|(n, _)| n == "capacity.json"),
+        out.iter().any(|(n, _)| n == "overview.json")
+            && out.iter().any(|(n, _)| n == "capacity.json"),
         "dashboards/overview.json and dashboards/capacity.json must exist, found {:?}",
         out.iter().map(|(n, _)| n).collect::<Vec<_>>()
     );
@@ -77,7 +78,10 @@ pub fn prometheus_queries() -> Vec<Query> {
                     continue;
                 }
                 let expr = t["expr"].as_str().unwrap_or_else(|| {
-                    panic!("{name}: panel {:?} has a Prometheus target without expr", p["title"])
+                    panic!(
+                        "{name}: panel {:?} has a Prometheus target without expr",
+                        p["title"]
+                    )
                 });
                 out.push(Query {
                     dashboard: name.clone(),
@@ -99,7 +103,11 @@ pub fn traceql_queries() -> Vec<(String, String, String)> {
             for t in p["targets"].as_array().into_iter().flatten() {
                 if datasource_uid(t, p) == "tempo" {
                     let q = t["query"].as_str().unwrap_or_default().to_owned();
-                    out.push((name.clone(), p["title"].as_str().unwrap_or_default().to_owned(), q));
+                    out.push((
+                        name.clone(),
+                        p["title"].as_str().unwrap_or_default().to_owned(),
+                        q,
+                    ));
                 }
             }
         }
@@ -111,14 +119,23 @@ pub fn traceql_queries() -> Vec<(String, String, String)> {
 pub fn variable_queries() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (name, d) in dashboards() {
-        for v in d.pointer("/templating/list").and_then(Value::as_array).into_iter().flatten() {
+        for v in d
+            .pointer("/templating/list")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if v["type"] == "query" {
                 let q = v
                     .pointer("/query/query")
                     .or_else(|| v.get("query"))
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                out.push((name.clone(), v["name"].as_str().unwrap_or_default().to_owned(), q.to_owned()));
+                out.push((
+                    name.clone(),
+                    v["name"].as_str().unwrap_or_default().to_owned(),
+                    q.to_owned(),
+                ));
             }
         }
     }
@@ -139,11 +156,20 @@ fn placeholders(legend: &str) -> Vec<String> {
 pub fn substitute(expr: &str, rate_interval: &str) -> String {
     let mut vars: Vec<(String, String)> = Vec::new();
     for (_, d) in dashboards() {
-        for v in d.pointer("/templating/list").and_then(Value::as_array).into_iter().flatten() {
+        for v in d
+            .pointer("/templating/list")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let name = v["name"].as_str().unwrap_or_default().to_owned();
             let value = match v["allValue"].as_str() {
                 Some(all) => all.to_owned(),
-                None => v.pointer("/current/value").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                None => v
+                    .pointer("/current/value")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             };
             vars.push((name, value));
         }
@@ -152,7 +178,9 @@ pub fn substitute(expr: &str, rate_interval: &str) -> String {
     vars.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
     let mut s = expr.replace("$__rate_interval", rate_interval);
     for (name, value) in &vars {
-        s = s.replace(&format!("${{{name}}}"), value).replace(&format!("${name}"), value);
+        s = s
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
     }
     assert!(!s.contains('$'), "unresolved variable in {expr:?} → {s:?}");
     s
@@ -160,6 +188,9 @@ pub fn substitute(expr: &str, rate_interval: &str) -> String {
 
 #[test]
 fn legend_placeholders_are_found() {
-    assert_eq!(placeholders("p99 {{ loadgen_workload }} {{x}}"), ["loadgen_workload", "x"]);
+    assert_eq!(
+        placeholders("p99 {{ loadgen_workload }} {{x}}"),
+        ["loadgen_workload", "x"]
+    );
     assert!(placeholders("bytes").is_empty());
 }

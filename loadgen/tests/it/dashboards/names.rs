@@ -167,12 +167,16 @@ fn check(what: &str, u: &Uses) -> Vec<String> {
     }
     for metric in &u.metrics {
         if !series.iter().any(|(s, _)| s == metric) {
-            problems.push(format!("{what}: metric {metric} is not defined in tokencache::metrics"));
+            problems.push(format!(
+                "{what}: metric {metric} is not defined in tokencache::metrics"
+            ));
         }
     }
     for l in &u.labels {
         if !labels.contains(l) {
-            problems.push(format!("{what}: label {l} is not an attribute of tokencache::metrics"));
+            problems.push(format!(
+                "{what}: label {l} is not an attribute of tokencache::metrics"
+            ));
         }
     }
     problems
@@ -188,26 +192,49 @@ fn otel_names_map_to_prometheus_series_names() {
             "tokencache_acquire_duration_seconds_count"
         ]
     );
-    assert_eq!(prometheus_names(m::ACQUISITIONS, Kind::Counter, ""), ["tokencache_acquisitions_total"]);
-    assert_eq!(prometheus_names(m::L1_SIZE, Kind::Gauge, "By"), ["tokencache_l1_size_bytes"]);
+    assert_eq!(
+        prometheus_names(m::ACQUISITIONS, Kind::Counter, ""),
+        ["tokencache_acquisitions_total"]
+    );
+    assert_eq!(
+        prometheus_names(m::L1_SIZE, Kind::Gauge, "By"),
+        ["tokencache_l1_size_bytes"]
+    );
 }
 
 #[test]
 fn the_checker_rejects_unknown_metrics_labels_and_nameless_selectors() {
-    let u = uses("t", r#"sum by (pod) (rate(tokencache_acquisitions{x="1"}[1m])) + {__name__="a"}"#);
+    let u = uses(
+        "t",
+        r#"sum by (pod) (rate(tokencache_acquisitions{x="1"}[1m])) + {__name__="a"}"#,
+    );
     let p = check("t", &u);
-    assert!(p.iter().any(|s| s.contains("metric tokencache_acquisitions is not")), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|s| s.contains("metric tokencache_acquisitions is not")),
+        "{p:?}"
+    );
     assert!(p.iter().any(|s| s.contains("label pod is not")), "{p:?}");
     assert!(p.iter().any(|s| s.contains("label x is not")), "{p:?}");
-    assert!(p.iter().any(|s| s.contains("without a metric name")), "{p:?}");
-    let ok = uses("t", "sum by (le) (rate(tokencache_http_duration_seconds_bucket[1m]))");
+    assert!(
+        p.iter().any(|s| s.contains("without a metric name")),
+        "{p:?}"
+    );
+    let ok = uses(
+        "t",
+        "sum by (le) (rate(tokencache_http_duration_seconds_bucket[1m]))",
+    );
     assert!(check("t", &ok).is_empty());
 }
 
 #[test]
 fn every_panel_query_uses_only_metric_and_attribute_names_the_code_defines() {
     let queries = prometheus_queries();
-    assert!(queries.len() >= 20, "only {} Prometheus queries", queries.len());
+    assert!(
+        queries.len() >= 20,
+        "only {} Prometheus queries",
+        queries.len()
+    );
     let mut problems = Vec::new();
     let mut used = BTreeSet::new();
     for q in &queries {
@@ -248,7 +275,10 @@ fn every_dashboard_variable_uses_only_names_the_code_defines() {
             .unwrap_or_else(|| panic!("{what}: no label in {q:?}"));
         problems.extend(check(&what, &uses(&what, selector)));
         if !known_labels().contains(label.trim()) {
-            problems.push(format!("{what}: label {} is not an attribute", label.trim()));
+            problems.push(format!(
+                "{what}: label {} is not an attribute",
+                label.trim()
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -257,14 +287,34 @@ fn every_dashboard_variable_uses_only_names_the_code_defines() {
 #[test]
 fn trace_panels_search_spans_the_code_names() {
     let queries = traceql_queries();
-    assert!(!queries.is_empty(), "no Tempo panel (the link from a slow acquisition to its trace)");
-    let spans = [span::ACQUIRE, span::L1_READ, span::L2_READ, span::L2_WRITE, span::CODEC, span::HTTP];
+    assert!(
+        !queries.is_empty(),
+        "no Tempo panel (the link from a slow acquisition to its trace)"
+    );
+    let spans = [
+        span::ACQUIRE,
+        span::L1_READ,
+        span::L2_READ,
+        span::L2_WRITE,
+        span::CODEC,
+        span::HTTP,
+    ];
     for (d, panel, q) in queries {
-        let named: Vec<&str> = q.split("name = \"").skip(1).filter_map(|s| s.split('"').next()).collect();
+        let named: Vec<&str> = q
+            .split("name = \"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
         assert!(!named.is_empty(), "{d} / {panel:?}: no span name in {q:?}");
         for n in named {
-            assert!(spans.contains(&n), "{d} / {panel:?}: span {n} is not in tokencache::metrics::span");
+            assert!(
+                spans.contains(&n),
+                "{d} / {panel:?}: span {n} is not in tokencache::metrics::span"
+            );
         }
-        assert!(q.contains(&format!("name = \"{}\"", span::ACQUIRE)), "{d} / {panel:?}: {q}");
+        assert!(
+            q.contains(&format!("name = \"{}\"", span::ACQUIRE)),
+            "{d} / {panel:?}: {q}"
+        );
     }
 }

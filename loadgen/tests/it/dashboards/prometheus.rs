@@ -62,10 +62,16 @@ telemetry:
 /// (series count, whether any value is a finite number) of a query_range answer.
 fn data(body: &str) -> (usize, bool) {
     let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    let result = v.pointer("/data/result").and_then(Value::as_array).cloned().unwrap_or_default();
+    let result = v
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let finite = result.iter().any(|s| {
         s["values"].as_array().into_iter().flatten().any(|p| {
-            p[1].as_str().and_then(|x| x.parse::<f64>().ok()).is_some_and(f64::is_finite)
+            p[1].as_str()
+                .and_then(|x| x.parse::<f64>().ok())
+                .is_some_and(f64::is_finite)
         })
     });
     (result.len(), finite)
@@ -94,7 +100,11 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_run() {
     let measuring = wait(Duration::from_secs(60), || {
         data(&prom.query_range("tokencache_acquisitions_total", start, now(), 1.0)).0 > 0
     });
-    assert!(measuring, "no acquisitions scraped within 60 s: {}", prom.log_tail());
+    assert!(
+        measuring,
+        "no acquisitions scraped within 60 s: {}",
+        prom.log_tail()
+    );
     redis.pause(Duration::from_millis(1500));
 
     let out = child.wait_with_output().expect("wait for loadgen");
@@ -120,8 +130,14 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_run() {
     for (d, name, q) in variable_queries() {
         // label_values(SELECTOR, LABEL): the selector must match a series with the label.
         let inner = q.trim_start_matches("label_values(").trim_end_matches(')');
-        let (selector, label) = inner.rsplit_once(',').expect("label_values(selector, label)");
-        let expr = format!("count by ({}) ({})", label.trim(), substitute(selector, "5s"));
+        let (selector, label) = inner
+            .rsplit_once(',')
+            .expect("label_values(selector, label)");
+        let expr = format!(
+            "count by ({}) ({})",
+            label.trim(),
+            substitute(selector, "5s")
+        );
         let body = prom.query_range(&expr, start, end, 1.0);
         let has_label = body.contains(&format!("\"{}\":", label.trim()));
         if data(&body).0 == 0 || !has_label {
