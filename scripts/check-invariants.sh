@@ -19,6 +19,18 @@ if grep -qx tokencache <<<"$ws"; then
     echo "invariant broken: tokencache depends on an OpenTelemetry SDK or exporter" >&2; fail=1
   fi
 fi
-if grep -qx mock-authority <<<"$ws"; then check_no_workspace_deps mock-authority; fi
+if grep -qx mock-authority <<<"$ws"; then
+  check_no_workspace_deps mock-authority
+  # Its OpenTelemetry export is opt-in (feature `otlp`); with it, still no workspace crate.
+  if deps mock-authority | grep -Eqx 'opentelemetry|opentelemetry_sdk|opentelemetry-otlp'; then
+    echo "invariant broken: mock-authority depends on OpenTelemetry without its otlp feature" >&2; fail=1
+  fi
+  for other in $ws; do
+    [[ $other == mock-authority ]] && continue
+    if cargo tree -e normal -p mock-authority --features otlp --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | grep -qx "$other"; then
+      echo "invariant broken: mock-authority (feature otlp) depends on $other" >&2; fail=1
+    fi
+  done
+fi
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail

@@ -453,32 +453,50 @@ fn run_cmd(
         }
     };
     let run_id = crate::telemetry::new_run_id();
-    let meta = report::Meta::of(&scn);
     let result = rt.block_on(async {
         let tel = crate::telemetry::Telemetry::start(&settings, &scn.name, run_id).await?;
         if let Some(a) = tel.prometheus_addr() {
             eprintln!("  prometheus: http://{a}/metrics");
         }
-        let out = run::run_with(&scn, interrupted(), &tel).await;
-        // The report records the capacity gauges: build it while the exporters are up, so
-        // the last export and the lingering Prometheus endpoint carry them.
-        let built = out.map(|o| {
-            let rep = report::build(&meta, &o);
-            (o, rep)
-        });
-        // Export problems never hide the run's result: they are reported, not fatal.
-        if let Err(e) = tel.shutdown().await {
-            eprintln!("warning: telemetry: {e:#}");
+        match run::run_with(&scn, interrupted(), &tel).await {
+            Ok(out) => Ok((out, tel)),
+            Err(e) => {
+                finish_telemetry(tel).await;
+                Err(e)
+            }
         }
-        built
     });
-    let (output, rep) = match result {
-        Ok(built) => built,
+    let (output, tel) = match result {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e:#}");
             return EXIT_RUNTIME;
         }
     };
+    let code = report_and_verdict(&scn, &output, out, base, baseline);
+    // After the report: the Prometheus endpoint lingers, the exporters flush.
+    rt.block_on(finish_telemetry(tel));
+    code
+}
+
+/// Flushes and stops the telemetry; export problems never hide the run's result: they are
+/// reported, not fatal.
+async fn finish_telemetry(tel: crate::telemetry::Telemetry) {
+    if let Err(e) = tel.shutdown().await {
+        eprintln!("warning: telemetry: {e:#}");
+    }
+}
+
+/// Writes the report (and the comparison with a baseline); returns the exit code.
+fn report_and_verdict(
+    scn: &scenario::model::Scenario,
+    output: &run::RunOutput,
+    out: Option<PathBuf>,
+    base: Option<(serde_json::Value, Vec<(&'static str, f64)>, f64)>,
+    baseline: Option<&Path>,
+) -> i32 {
+    let meta = report::Meta::of(scn);
+    let rep = report::build(&meta, output);
     print!("{}", rep.summary);
     let dir = out.unwrap_or_else(|| match scn.instance {
         Some(i) => PathBuf::from("out")
@@ -486,7 +504,7 @@ fn run_cmd(
             .join(format!("instance-{}", i.index)),
         None => PathBuf::from("out").join(&scn.name),
     });
-    if let Err(e) = rep.write(&meta, &output, &dir) {
+    if let Err(e) = rep.write(&meta, output, &dir) {
         eprintln!("error: {e:#}");
         return EXIT_RUNTIME;
     }

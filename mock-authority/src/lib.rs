@@ -13,6 +13,8 @@ mod grants;
 pub mod jwt;
 pub mod keys;
 pub mod oauth_error;
+#[cfg(feature = "otlp")]
+pub mod otel;
 mod routes;
 pub mod server;
 pub mod stats;

@@ -65,6 +65,20 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     body_limit: usize,
+    /// Export server spans of the token endpoint to this OTLP collector (e.g.
+    /// http://localhost:4317), continuing the caller's `traceparent`.
+    #[cfg(feature = "otlp")]
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// OTLP protocol of --otlp-endpoint: grpc or http/protobuf.
+    #[cfg(feature = "otlp")]
+    #[arg(
+        long,
+        value_name = "PROTOCOL",
+        default_value = "grpc",
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )]
+    otlp_protocol: mock_authority::otel::Protocol,
 }
 
 fn parse_alg(s: &str) -> Result<SigningAlg, String> {
@@ -120,6 +134,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         threads: args.threads.filter(|&n| n > 0),
         ..ServerOptions::default()
     };
+    #[cfg(feature = "otlp")]
+    let tracing = match &args.otlp_endpoint {
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("--otlp-endpoint {url:?} is not an http:// or https:// URL");
+            }
+            Some(mock_authority::otel::start(url, args.otlp_protocol).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
     let mut signals = Signals::install()?;
     let handle = mock_authority::serve(authority, opts)
         .await
@@ -136,9 +160,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "token endpoint: {}/{{tenant}}/oauth2/v2.0/token",
         handle.base_url
     );
+    #[cfg(feature = "otlp")]
+    if let Some(url) = &args.otlp_endpoint {
+        say!("server spans to {url}");
+    }
     signals.wait().await;
     say!("stopping");
     handle.stop().await;
+    #[cfg(feature = "otlp")]
+    if let Some(t) = tracing {
+        // A dead collector must not keep the process from stopping.
+        let flush = tokio::task::spawn_blocking(move || t.shutdown());
+        match tokio::time::timeout(std::time::Duration::from_secs(10), flush).await {
+            Ok(Ok(Err(e))) => eprintln!("warning: {e}"),
+            Err(_) => eprintln!("warning: exporting spans: no answer within 10s"),
+            _ => {}
+        }
+    }
     Ok(())
 }
 

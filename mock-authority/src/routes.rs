@@ -116,6 +116,28 @@ where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    #[cfg(feature = "otlp")]
+    {
+        let span = crate::otel::token_span(&parts.headers, tenant);
+        let r = token_reply(s, tenant, parts, body, ctl).await;
+        span.end(r.status().as_u16());
+        r
+    }
+    #[cfg(not(feature = "otlp"))]
+    token_reply(s, tenant, parts, body, ctl).await
+}
+
+async fn token_reply<B>(
+    s: &AppState,
+    tenant: &str,
+    parts: &axum::http::request::Parts,
+    body: B,
+    ctl: Option<&ConnControl>,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let header_id = parts
         .headers
         .get("client-request-id")

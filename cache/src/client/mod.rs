@@ -1020,6 +1020,7 @@ impl ClientInner {
             attempt += 1;
             let span = tracing::debug_span!(
                 "tokencache.http",
+                otel.kind = "client",
                 oauth.grant_type = flow.grant_type(),
                 attempt
             );

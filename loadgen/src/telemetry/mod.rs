@@ -203,10 +203,13 @@ impl Telemetry {
         if let Some((server, linger)) = prom {
             if !linger.is_zero() {
                 eprintln!(
-                    "  prometheus: serving http://{}/metrics for {:?} more",
+                    "  prometheus: serving http://{}/metrics for {:?} more (Ctrl-C ends it)",
                     server.addr, linger
                 );
-                tokio::time::sleep(linger).await;
+                tokio::select! {
+                    () = tokio::time::sleep(linger) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
             }
             server.stop().await;
         }

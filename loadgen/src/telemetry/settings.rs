@@ -234,3 +234,119 @@ pub(super) fn span_exporter(t: &TraceSettings) -> anyhow::Result<opentelemetry_o
     };
     r.map_err(|e| anyhow::anyhow!("OTLP span exporter for {}: {e}", t.endpoint.url))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::{MetricsSpec, TracesSpec};
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn spec() -> ExportSpec {
+        ExportSpec {
+            traces: Some(TracesSpec {
+                endpoint: Some("http://scenario:4317".into()),
+                protocol: None,
+                sample_ratio: Some(0.5),
+            }),
+            metrics: Some(MetricsSpec {
+                endpoint: Some("http://scenario:4318".into()),
+                protocol: Some(OtlpProtocol::HttpProtobuf),
+                interval: Some(Duration::from_secs(5)),
+            }),
+            prometheus: None,
+        }
+    }
+
+    #[test]
+    fn scenario_keys_apply_without_environment() {
+        let s = settings(&spec(), &env(&[]), None).unwrap();
+        let t = s.traces.unwrap();
+        assert_eq!(t.endpoint.url, "http://scenario:4317");
+        assert_eq!(t.endpoint.protocol, OtlpProtocol::Grpc);
+        assert_eq!(t.sample_ratio, 0.5);
+        let m = s.metrics.unwrap();
+        assert_eq!(m.endpoint.url, "http://scenario:4318/v1/metrics");
+        assert_eq!(m.interval, Duration::from_secs(5));
+        assert!(s.service_name_default);
+        assert!(settings(&ExportSpec::default(), &env(&[]), None)
+            .unwrap()
+            .is_off());
+    }
+
+    #[test]
+    fn otel_variables_win_over_scenario_keys() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.01"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
+            ("OTEL_SERVICE_NAME", "bench"),
+        ];
+        let s = settings(&spec(), &env(&vars), None).unwrap();
+        let t = s.traces.unwrap();
+        assert_eq!(t.endpoint.url, "http://collector:4318/v1/traces");
+        assert_eq!(t.endpoint.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(t.sample_ratio, 0.01);
+        let m = s.metrics.unwrap();
+        assert_eq!(
+            m.endpoint.url, "http://m:9/custom",
+            "signal endpoints are used as is"
+        );
+        assert_eq!(m.interval, Duration::from_millis(250));
+        assert!(!s.service_name_default);
+        // The environment alone turns export on; `none` turns a signal off.
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ];
+        let s = settings(&ExportSpec::default(), &env(&vars), None).unwrap();
+        assert_eq!(s.traces.unwrap().endpoint.url, "http://collector:4317");
+        assert!(s.metrics.is_none());
+    }
+
+    #[test]
+    fn bad_variables_are_named() {
+        for (vars, needle) in [
+            (
+                vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT=\"collector:4317\" is not an http",
+            ),
+            (
+                vec![("OTEL_TRACES_SAMPLER_ARG", "2")],
+                "OTEL_TRACES_SAMPLER_ARG=\"2\"",
+            ),
+            (
+                vec![("OTEL_METRIC_EXPORT_INTERVAL", "soon")],
+                "OTEL_METRIC_EXPORT_INTERVAL=\"soon\"",
+            ),
+        ] {
+            let e = settings(&spec(), &env(&vars), None).unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_listen_key_and_keeps_its_linger() {
+        let mut spec = ExportSpec::default();
+        spec.prometheus = Some(PrometheusSpec {
+            listen: "127.0.0.1:1".parse().unwrap(),
+            linger: Duration::from_secs(30),
+        });
+        let flag = parse_listen(":9464").unwrap();
+        let p = settings(&spec, &env(&[]), Some(flag))
+            .unwrap()
+            .prometheus
+            .unwrap();
+        assert_eq!(p.listen.to_string(), "0.0.0.0:9464");
+        assert_eq!(p.linger, Duration::from_secs(30));
+        assert!(parse_listen("localhost").is_err());
+    }
+}

@@ -17,5 +17,6 @@ mod report_schema;
 mod telemetry_export;
 mod threshold_abort_window;
 mod threshold_exit;
+mod trace_context;
 mod validate_scenarios;
 mod virtual_time;

@@ -422,3 +422,66 @@ fn a_dead_collector_neither_hangs_the_run_nor_goes_unnamed() {
         assert!(msg.contains(&format!("http://{dead}")), "{msg}");
     });
 }
+
+const BAD_TELEMETRY: &str = r#"name: bad-telemetry
+duration: 10s
+workload:
+  - name: daemon
+    flow: client_credentials
+    tenants: { count: 10 }
+    resources: [api://x/.default]
+    arrival: { rate: 10/s }
+telemetry:
+  traces: { endpoint: "localhost:4317", protocol: grcp, sample_ratio: 1.5 }
+  metrics: { interval: 0s, endpont: "http://x:4317" }
+  prometheus: { listen: "nine" }
+"#;
+
+#[test]
+fn bad_telemetry_keys_are_reported_with_their_position_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, BAD_TELEMETRY).unwrap();
+    let f = file.display().to_string();
+    let (code, _, stderr) = super::support::loadgen(&["validate", &f]);
+    assert_eq!(code, 2, "{stderr}");
+    for expected in [
+        format!("{f}:10:23: telemetry.traces.endpoint: \"localhost:4317\" is not an http:// or https:// URL"),
+        format!("{f}:10:51: telemetry.traces.protocol: unknown value \"grcp\" (did you mean \"grpc\"?)"),
+        format!("{f}:10:71: telemetry.traces.sample_ratio: 1.5 must be between 0 and 1"),
+        format!("{f}:11:24: telemetry.metrics.interval: must be greater than zero"),
+        format!("{f}:11:28: telemetry.metrics.endpont: unknown key \"endpont\" (did you mean \"endpoint\"?)"),
+        format!("{f}:12:25: telemetry.prometheus.listen: \"nine\" is not a listen address"),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn bad_telemetry_flags_and_variables_exit_2_naming_them() {
+    let (code, _, stderr) = super::support::loadgen(&[
+        "run",
+        "scenarios/quickstart.yaml",
+        "--prometheus-listen",
+        "localhost",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--prometheus-listen \"localhost\" is not a listen address"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "scenarios/quickstart.yaml"])
+        .current_dir(super::support::repo())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "json")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"json\": expected one of grpc, http/protobuf"),
+        "{stderr}"
+    );
+}

@@ -7,6 +7,7 @@ mod faults;
 mod http;
 mod msal_node;
 mod msal_python;
+mod otlp;
 mod protocol;
 mod real_clients;
 mod support;
