@@ -120,11 +120,12 @@ fn docker_compose_config_rejects_a_broken_file() {
 
 #[test]
 fn compose_prometheus_config_passes_promtool_and_scrapes_the_scenario_endpoint() {
-    let promtool = ["/usr/bin/promtool"]
-        .into_iter()
-        .map(PathBuf::from)
+    let promtool = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("promtool"))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("promtool not found: run scripts/test.sh --setup (or apt-get install -y prometheus)"));
+        .unwrap_or_else(|| {
+            panic!("promtool not found: run scripts/test.sh --setup (or apt-get install -y prometheus)")
+        });
     let config = repo().join("compose/prometheus.yml");
     let out = Command::new(promtool)
         .args(["check", "config"])
