@@ -139,23 +139,19 @@ fn compose_prometheus_config_passes_promtool_and_scrapes_the_scenario_endpoint()
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // Prometheus scrapes the address the compose scenario listens on.
-    let scenario = std::fs::read_to_string(repo().join("scenarios/compose.yaml")).unwrap();
-    let listen = scenario
-        .lines()
-        .find_map(|l| {
-            l.split_once("listen:")
-                .map(|(_, v)| v.trim().trim_matches(['"', '}', ' ']).to_owned())
-        })
-        .expect("telemetry.prometheus.listen in scenarios/compose.yaml");
-    let port = listen
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches(['"', ',', ' ', '}']);
+    // Prometheus scrapes the port the compose scenario listens on.
+    let text = std::fs::read_to_string(repo().join("scenarios/compose.yaml")).unwrap();
+    let scn = loadgen::scenario::parse("scenarios/compose.yaml", &text, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listen = scn
+        .export
+        .prometheus
+        .expect("telemetry.prometheus in scenarios/compose.yaml")
+        .listen;
     let prom = std::fs::read_to_string(&config).unwrap();
+    let target = format!("\"loadgen:{}\"", listen.port());
     assert!(
-        prom.contains(&format!("loadgen:{port}")),
-        "compose/prometheus.yml does not scrape loadgen:{port}"
+        prom.contains(&target),
+        "compose/prometheus.yml does not scrape {target}"
     );
 }
