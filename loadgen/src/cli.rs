@@ -487,12 +487,15 @@ async fn finish_telemetry(tel: crate::telemetry::Telemetry) {
     }
 }
 
+/// A baseline report, its tolerances and the significance level.
+type Baseline = (serde_json::Value, Vec<(&'static str, f64)>, f64);
+
 /// Writes the report (and the comparison with a baseline); returns the exit code.
 fn report_and_verdict(
     scn: &scenario::model::Scenario,
     output: &run::RunOutput,
     out: Option<PathBuf>,
-    base: Option<(serde_json::Value, Vec<(&'static str, f64)>, f64)>,
+    base: Option<Baseline>,
     baseline: Option<&Path>,
 ) -> i32 {
     let meta = report::Meta::of(scn);

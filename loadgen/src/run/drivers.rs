@@ -127,7 +127,7 @@ pub async fn open_model(
         }
         let idx = d.partition.global(d.picker.pick(&mut rng));
         let seed: Option<u64> = d.flow.session_spec().map(|_| rng.random());
-        let traced = sampler.next();
+        let traced = sampler.sample();
         let Ok(permit) = sem.clone().try_acquire_owned() else {
             lock(&d.stats).counts.dropped += 1;
             d.live.dropped.fetch_add(1, Ordering::Relaxed);
@@ -201,7 +201,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng, mut sampler: 
                 local.record(r, total);
                 pending += 1;
             };
-            let traced = sampler.next();
+            let traced = sampler.sample();
             sampled(
                 traced,
                 d.flow
@@ -210,7 +210,7 @@ pub async fn closed_worker(d: Driver, mut rng: rand::rngs::StdRng, mut sampler: 
             .await;
         } else {
             let t0 = Instant::now();
-            let traced = sampler.next();
+            let traced = sampler.sample();
             let r = sampled(traced, d.flow.acquire(idx)).await;
             let total = r
                 .as_ref()

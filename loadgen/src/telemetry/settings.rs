@@ -335,11 +335,13 @@ mod tests {
 
     #[test]
     fn the_flag_wins_over_the_listen_key_and_keeps_its_linger() {
-        let mut spec = ExportSpec::default();
-        spec.prometheus = Some(PrometheusSpec {
-            listen: "127.0.0.1:1".parse().unwrap(),
-            linger: Duration::from_secs(30),
-        });
+        let spec = ExportSpec {
+            prometheus: Some(PrometheusSpec {
+                listen: "127.0.0.1:1".parse().unwrap(),
+                linger: Duration::from_secs(30),
+            }),
+            ..ExportSpec::default()
+        };
         let flag = parse_listen(":9464").unwrap();
         let p = settings(&spec, &env(&[]), Some(flag))
             .unwrap()

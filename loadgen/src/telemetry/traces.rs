@@ -128,7 +128,7 @@ impl Sampler {
         Sampler::new(0.0, 0)
     }
 
-    pub fn next(&mut self) -> bool {
+    pub fn sample(&mut self) -> bool {
         if self.all {
             return true;
         }
@@ -151,7 +151,7 @@ mod tests {
     fn sampler_keeps_its_ratio_and_is_reproducible() {
         let count = |r: f64, seed| {
             let mut s = Sampler::new(r, seed);
-            (0..100_000).filter(|_| s.next()).count()
+            (0..100_000).filter(|_| s.sample()).count()
         };
         assert_eq!(count(0.0, 1), 0);
         assert_eq!(count(1.0, 1), 100_000);

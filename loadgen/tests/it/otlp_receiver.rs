@@ -160,8 +160,7 @@ impl Received {
             .flat_map(|r| &r.resource_metrics)
             .flat_map(|rm| &rm.scope_metrics)
             .flat_map(|sm| &sm.metrics)
-            .filter(|m| m.name == name)
-            .next_back()
+            .rfind(|m| m.name == name)
             .cloned()
     }
 }
