@@ -349,17 +349,17 @@ impl WorkloadMetrics {
 
     /// Records one iteration as the report does: DurationTotal for every iteration, the
     /// other durations and the acquisition counter for successful ones.
+    /// Successful iterations' durations also carry `tokencache.token_source` (the
+    /// dashboards' percentiles by workload and token source).
     pub fn record(&self, r: &Result<AuthResult, IterError>, total: Duration) {
-        self.total.record(total.as_secs_f64(), &self.attrs);
         match r {
             Ok(a) => {
                 let m = &a.metadata;
-                self.in_cache
-                    .record(m.duration_in_cache.as_secs_f64(), &self.attrs);
-                self.in_http
-                    .record(m.duration_in_http.as_secs_f64(), &self.attrs);
                 let mut kv = self.attrs.clone();
                 kv.push(KeyValue::new(attr::TOKEN_SOURCE, m.token_source.as_str()));
+                self.total.record(total.as_secs_f64(), &kv);
+                self.in_cache.record(m.duration_in_cache.as_secs_f64(), &kv);
+                self.in_http.record(m.duration_in_http.as_secs_f64(), &kv);
                 kv.push(KeyValue::new(attr::CACHE_LEVEL, m.cache_level.as_str()));
                 kv.push(KeyValue::new(
                     attr::REFRESH_REASON,
@@ -367,7 +367,10 @@ impl WorkloadMetrics {
                 ));
                 self.acquisitions.add(1, &kv);
             }
-            Err(_) => self.failures.add(1, &self.attrs),
+            Err(_) => {
+                self.total.record(total.as_secs_f64(), &self.attrs);
+                self.failures.add(1, &self.attrs);
+            }
         }
     }
 }
