@@ -21,6 +21,7 @@ declare -A need=(
   [npm]=npm
   [prometheus]=prometheus
   [promtool]=prometheus
+  [chromium]=chromium
 )
 missing=()
 for bin in "${!need[@]}"; do

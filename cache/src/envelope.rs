@@ -95,7 +95,82 @@ pub struct Opened {
     pub key_id: Option<String>,
 }
 
+/// An envelope's header, read without any key (see [`Envelope::header`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    pub version: u8,
+    /// Absolute deadline in Unix milliseconds, when one was sealed in.
+    pub deadline_millis: Option<u64>,
+    pub encrypted: bool,
+    /// Id of the key that sealed it (encrypted envelopes only).
+    pub key_id: Option<String>,
+    /// Bytes before the payload (the nonce counts as header for encrypted envelopes).
+    pub header_len: usize,
+}
+
 impl Envelope {
+    /// Reads a blob's envelope header without decrypting: `Ok(None)` for plain MSAL JSON
+    /// (no envelope), an error naming what is wrong for a damaged header.
+    pub fn header(blob: &[u8]) -> Result<Option<EnvelopeHeader>, DecodeError> {
+        if !blob.starts_with(MAGIC) {
+            return Ok(None);
+        }
+        let mut pos = MAGIC.len();
+        let version = *blob
+            .get(pos)
+            .ok_or(DecodeError::Envelope("truncated header"))?;
+        if version != VERSION {
+            return Err(DecodeError::Envelope("unsupported envelope version"));
+        }
+        pos += 1;
+        let flags = *blob
+            .get(pos)
+            .ok_or(DecodeError::Envelope("truncated header"))?;
+        pos += 1;
+        if flags & !(FLAG_DEADLINE | FLAG_ENCRYPTED) != 0 {
+            return Err(DecodeError::Envelope("unknown envelope flags"));
+        }
+        let deadline_millis = if flags & FLAG_DEADLINE != 0 {
+            let raw: [u8; 8] = blob
+                .get(pos..pos + 8)
+                .and_then(|r| r.try_into().ok())
+                .ok_or(DecodeError::Envelope("truncated deadline"))?;
+            pos += 8;
+            Some(u64::from_be_bytes(raw))
+        } else {
+            None
+        };
+        let encrypted = flags & FLAG_ENCRYPTED != 0;
+        let key_id = if encrypted {
+            let id_len = *blob
+                .get(pos)
+                .ok_or(DecodeError::Envelope("truncated key id"))?
+                as usize;
+            pos += 1;
+            let id = blob
+                .get(pos..pos + id_len)
+                .ok_or(DecodeError::Envelope("truncated key id"))?;
+            pos += id_len + NONCE_LEN;
+            if blob.len() < pos {
+                return Err(DecodeError::Envelope("truncated nonce"));
+            }
+            Some(
+                std::str::from_utf8(id)
+                    .map_err(|_| DecodeError::Envelope("key id is not UTF-8"))?
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        Ok(Some(EnvelopeHeader {
+            version,
+            deadline_millis,
+            encrypted,
+            key_id,
+            header_len: pos,
+        }))
+    }
+
     pub fn new(keys: Vec<EncryptionKey>) -> Self {
         Envelope { keys }
     }
@@ -273,6 +348,30 @@ mod tests {
         let o = e.open("p", &sealed).unwrap();
         assert_eq!(o.json, b"{\"a\":1}");
         assert_eq!(o.deadline_millis, None);
+    }
+
+    #[test]
+    fn header_is_read_without_a_key() {
+        assert_eq!(Envelope::header(b"{}").unwrap(), None);
+        let sealed = Envelope::new(vec![key("k7", 1)]).seal("p", b"{}".to_vec(), Some(42));
+        let h = Envelope::header(&sealed).unwrap().unwrap();
+        assert_eq!(
+            (
+                h.version,
+                h.deadline_millis,
+                h.encrypted,
+                h.key_id.as_deref()
+            ),
+            (1, Some(42), true, Some("k7"))
+        );
+        assert_eq!(h.header_len, 3 + 1 + 1 + 8 + 1 + 2 + NONCE_LEN);
+        let plain = Envelope::plain().seal("p", b"{}".to_vec(), Some(42));
+        let h = Envelope::header(&plain).unwrap().unwrap();
+        assert_eq!((h.encrypted, h.key_id, h.header_len), (false, None, 13));
+        assert!(matches!(
+            Envelope::header(&sealed[..16]),
+            Err(DecodeError::Envelope("truncated nonce"))
+        ));
     }
 
     #[test]

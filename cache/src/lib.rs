@@ -20,7 +20,7 @@ mod writebehind;
 
 pub use cache::{CacheError, CacheLevel, L1Token, Lookup, TokenCache};
 pub use clock::{Clock, ManualClock, ScaledClock, SharedClock, SystemClock};
-pub use envelope::{EncryptionKey, Envelope, KeyError};
+pub use envelope::{EncryptionKey, Envelope, EnvelopeHeader, KeyError};
 pub use l2::{L2Error, L2Op, L2Store, L2Usage};
 pub use model::{DecodeError, Partition};
 pub use options::{CacheOptions, FailurePolicy, L1Options, L2Failure, L2FailureHook};

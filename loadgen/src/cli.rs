@@ -1,5 +1,5 @@
 //! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
-//! `report`, `merge` and `plan`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! `report`, `merge`, `plan` and `inspect`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};
@@ -66,8 +66,19 @@ pub enum Cmd {
         #[arg(required = true)]
         reports: Vec<PathBuf>,
     },
-    /// Print the summary of a past run from its report.json (as `run` printed it).
-    Report { report: PathBuf },
+    /// Re-render a past run from its report.json: print its summary (as `run` printed it) and
+    /// write summary.txt and report.html; with two reports, overlay.html comparing both.
+    Report {
+        /// One report.json, or two (A B) to overlay.
+        #[arg(required = true, num_args = 1..=2)]
+        reports: Vec<PathBuf>,
+        /// Where to write the HTML page (default: DIR/report.html, or DIR/overlay.html for two).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
+        /// Directory for summary.txt and the page (default: beside the first report).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Compare two reports: a Markdown table (for a PR comment); exit 98 on a regression.
     Compare {
         baseline: PathBuf,
@@ -115,6 +126,9 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Decode a partition blob (file, Redis, Redis Cluster or PostgreSQL) without printing
+    /// tokens, or --list the partition keys; exit 2 on a bad blob or key, 1 when unreachable.
+    Inspect(crate::inspect::InspectArgs),
     /// Check scenario files; report every error with file:line:column and YAML path.
     Validate {
         #[arg(required = true)]
@@ -195,16 +209,8 @@ pub fn main_with(cli: Cli) -> i32 {
                 }
             }
         }
-        Cmd::Report { report } => match compare::read(&report) {
-            Ok(r) => {
-                print!("{}", report::summary::render(&r));
-                EXIT_PASS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_INVALID
-            }
-        },
+        Cmd::Inspect(args) => crate::inspect::main(args),
+        Cmd::Report { reports, html, out } => report_cmd(&reports, html, out),
         Cmd::Compare {
             baseline,
             current,
@@ -212,6 +218,75 @@ pub fn main_with(cli: Cli) -> i32 {
             alpha,
         } => compare_cmd(&baseline, &current, &tolerance, &alpha),
     }
+}
+
+fn report_cmd(reports: &[PathBuf], html: Option<PathBuf>, out: Option<PathBuf>) -> i32 {
+    let mut jsons = Vec::new();
+    for p in reports {
+        match compare::read(p) {
+            Ok(v) => jsons.push(v),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    for (i, (p, j)) in reports.iter().zip(&jsons).enumerate() {
+        let label = if i == 0 { "A" } else { "B" };
+        match report::html::Run::new(label, &p.display().to_string(), j) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", p.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let dir = out.unwrap_or_else(|| {
+        reports[0]
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    });
+    let page = html.unwrap_or_else(|| {
+        dir.join(if runs.len() > 1 {
+            "overlay.html"
+        } else {
+            "report.html"
+        })
+    });
+    let mut summaries = String::new();
+    for (r, j) in runs.iter().zip(&jsons) {
+        if runs.len() > 1 {
+            summaries.push_str(&format!("── {} = {}\n", r.label, r.source));
+        }
+        summaries.push_str(&report::summary::render(j));
+    }
+    print!("{summaries}");
+    let summary = dir.join("summary.txt");
+    let page_dir = page
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let steps = [
+        (dir.as_path(), None),
+        (summary.as_path(), Some(summaries)),
+        (page_dir, None),
+        (page.as_path(), Some(report::html::render(&runs))),
+    ];
+    for (path, text) in steps {
+        let r = match text {
+            None => std::fs::create_dir_all(path),
+            Some(t) => std::fs::write(path, t),
+        };
+        if let Err(e) = r {
+            eprintln!("error: writing {}: {e}", path.display());
+            return EXIT_RUNTIME;
+        }
+    }
+    eprintln!("wrote {} and {}", summary.display(), page.display());
+    EXIT_PASS
 }
 
 fn validate(files: &[PathBuf]) -> i32 {
@@ -369,7 +444,7 @@ fn merge_cmd(out_dir: &Path, reports: &[PathBuf]) -> i32 {
         return EXIT_RUNTIME;
     }
     println!(
-        "  merged {} reports: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        "  merged {} reports: {}/report.json (report.html, summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
         reports.len(),
         out_dir.display()
     );
@@ -512,7 +587,7 @@ fn report_and_verdict(
         return EXIT_RUNTIME;
     }
     println!(
-        "  report: {}/report.json (summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
+        "  report: {}/report.json (report.html, summary.txt, junit.xml, *.hgrm, intervals.hlog)\n",
         dir.display()
     );
     let mut regression = false;

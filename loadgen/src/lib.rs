@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod inspect;
 pub mod merge;
 pub mod plan;
 pub mod report;

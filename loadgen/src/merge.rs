@@ -19,8 +19,9 @@ use tokencache::CacheStats;
 use crate::report::histograms::{self, named};
 use crate::report::observe::{interval_histogram, Aborted};
 use crate::report::{hlog, time, Meta};
-use crate::run::memory::MemSample;
+use crate::run::memory::{L2Baseline, MemSample};
 use crate::run::stats::{Hists, WorkloadStats, LEVELS, SOURCES};
+use crate::run::timeline::Tick;
 use crate::run::{Interval, RunOutput};
 use crate::thresholds::{parse_expr, parse_metric, Threshold};
 
@@ -233,6 +234,32 @@ fn intervals(inputs: &[Input], names: &[String]) -> anyhow::Result<Vec<Interval>
         .collect())
 }
 
+/// The fleet's timeline: the instances' ticks of the same interval added (a report without
+/// `timeline`, written before it was added, contributes nothing).
+fn timeline(inputs: &[Input]) -> anyhow::Result<Vec<Tick>> {
+    let mut acc: BTreeMap<u64, Tick> = BTreeMap::new();
+    for i in inputs {
+        let Some(v) = i.json.get("timeline").filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let entries = v
+            .as_array()
+            .ok_or_else(|| anyhow!("{}: timeline is not an array", i.path.display()))?;
+        for (k, e) in entries.iter().enumerate() {
+            let t = Tick::from_report(e)
+                .with_context(|| format!("{}: timeline[{k}]", i.path.display()))?;
+            let key = (t.t_virtual_s * 1000.0).round() as u64;
+            match acc.get_mut(&key) {
+                Some(sum) => sum.add(&t),
+                None => {
+                    acc.insert(key, t);
+                }
+            }
+        }
+    }
+    Ok(acc.into_values().collect())
+}
+
 /// Memory of the whole fleet: the instances' samples summed index by index (they sample on
 /// the same virtual schedule), as long as every instance has one.
 fn memory(inputs: &[Input]) -> anyhow::Result<Vec<MemSample>> {
@@ -254,10 +281,30 @@ fn memory(inputs: &[Input]) -> anyhow::Result<Vec<MemSample>> {
                 s.l2_bytes += o.l2_bytes;
                 s.l2_keys += o.l2_keys;
                 s.rss_bytes += o.rss_bytes;
+                // Instances share one L2 server: its size is not added up.
+                s.l2_server_bytes = s.l2_server_bytes.max(o.l2_server_bytes);
             }
             s
         })
         .collect())
+}
+
+/// The instances' L2 method (the first's) and the smallest server baseline: they share
+/// one L2 server, so the earliest-looking figure is the closest to before any wrote.
+fn l2_baseline(inputs: &[Input]) -> L2Baseline {
+    let method = inputs
+        .first()
+        .and_then(|i| i.json["memory"]["l2_method"].as_str())
+        .unwrap_or("unavailable")
+        .to_owned();
+    let server_bytes = inputs
+        .iter()
+        .filter_map(|i| i.json["memory"]["l2_server"]["baseline_bytes"].as_u64())
+        .min();
+    L2Baseline {
+        method,
+        server_bytes,
+    }
 }
 
 /// The thresholds as the instances' reports list them (re-parsed from metric and expr).
@@ -388,7 +435,9 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         idp_by_status,
         cache,
         memory: memory(&inputs)?,
+        l2_baseline: l2_baseline(&inputs),
         intervals: intervals(&inputs, &names)?,
+        timeline: timeline(&inputs)?,
         populated,
         // The instances ran with their own ids (each in its own report): the merge is new.
         run_id: crate::telemetry::new_run_id(),

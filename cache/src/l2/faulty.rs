@@ -93,4 +93,8 @@ impl L2Store for FaultyStore {
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         self.inner.usage(prefix).await
     }
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        self.gate(L2Op::Get).await?;
+        self.inner.list_keys(prefix, limit).await
+    }
 }

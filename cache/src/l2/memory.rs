@@ -113,7 +113,10 @@ impl L2Store for MemoryStore {
 
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         self.purge_expired();
-        let mut usage = L2Usage::default();
+        let mut usage = L2Usage {
+            method: "exact",
+            ..L2Usage::default()
+        };
         for (k, slot) in self.map.iter() {
             if k.starts_with(prefix) {
                 usage.keys += 1;
@@ -121,6 +124,19 @@ impl L2Store for MemoryStore {
             }
         }
         Ok(usage)
+    }
+
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let now = self.clock.now_millis();
+        Ok(self
+            .map
+            .iter()
+            .filter(|(k, slot)| {
+                k.starts_with(prefix) && slot.expires_at.load(Ordering::Relaxed) > now
+            })
+            .map(|(k, _)| k.as_str().to_owned())
+            .take(limit)
+            .collect())
     }
 }
 
@@ -158,7 +174,12 @@ mod tests {
         assert!(store.get("a", None).await.unwrap().is_none());
         assert_eq!(
             store.usage("").await.unwrap(),
-            L2Usage { keys: 1, bytes: 2 }
+            L2Usage {
+                keys: 1,
+                bytes: 2,
+                method: "exact",
+                server_bytes: None
+            }
         );
         store.remove("b").await.unwrap();
         store.remove("missing").await.unwrap();

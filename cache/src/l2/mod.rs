@@ -94,11 +94,25 @@ impl L2Error {
 }
 
 /// Size of what a store holds, for memory sampling. `bytes` is exact for the memory
-/// store and an estimate for servers (see each store's docs).
+/// store and an estimate for servers (see each store's docs and [`L2Usage::method`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct L2Usage {
     pub keys: u64,
     pub bytes: u64,
+    /// How `bytes` was found: one of [`L2Usage::METHODS`].
+    pub method: &'static str,
+    /// The server's own size figure, when it has one: Redis `used_memory` (summed over the
+    /// cluster's masters; the whole server, not only this prefix — compare it with a baseline
+    /// taken before writing) or PostgreSQL `pg_total_relation_size` of the table.
+    pub server_bytes: Option<u64>,
+}
+
+impl L2Usage {
+    /// `exact` (memory store: key + value bytes), `memory-usage-sample` (Redis `MEMORY
+    /// USAGE` over a sample of keys, scaled to the key count), `relation-size` (PostgreSQL
+    /// `pg_total_relation_size`, scaled to the prefix's share of rows), `none` (no L2).
+    pub const METHODS: [&'static str; 4] =
+        ["exact", "memory-usage-sample", "relation-size", "none"];
 }
 
 /// A distributed store of partition blobs: get / set with TTL / remove, on bytes.
@@ -123,4 +137,15 @@ pub trait L2Store: Send + Sync + fmt::Debug + 'static {
 
     /// Keys and bytes held under `prefix`, for memory sampling. May be sampled or estimated.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error>;
+
+    /// Up to `limit` keys under `prefix` (full keys, in no particular order), for inspection.
+    /// Server stores walk their key space incrementally (`SCAN`, `LIMIT`), never `KEYS`.
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let _ = (prefix, limit);
+        Err(L2Error::Backend {
+            store: self.name(),
+            op: L2Op::Get,
+            message: "this store cannot list its keys".into(),
+        })
+    }
 }

@@ -26,6 +26,12 @@ impl L2Store for NoneStore {
         Ok(())
     }
     async fn usage(&self, _prefix: &str) -> Result<L2Usage, L2Error> {
-        Ok(L2Usage::default())
+        Ok(L2Usage {
+            method: "none",
+            ..L2Usage::default()
+        })
+    }
+    async fn list_keys(&self, _prefix: &str, _limit: usize) -> Result<Vec<String>, L2Error> {
+        Ok(Vec::new())
     }
 }

@@ -44,6 +44,9 @@ pub struct PostgresOptions {
     pub connect_timeout: Duration,
     /// Overall bound on one store operation; past it the operation returns [`L2Error::Timeout`].
     pub op_timeout: Duration,
+    /// Create the table (and its index) on connect when it is missing. Read-only tools
+    /// (`loadgen inspect`) turn this off: connecting then only checks the server answers.
+    pub create_table: bool,
 }
 
 impl Default for PostgresOptions {
@@ -53,6 +56,7 @@ impl Default for PostgresOptions {
             max_connections: 16,
             connect_timeout: Duration::from_millis(1000),
             op_timeout: Duration::from_secs(2),
+            create_table: true,
         }
     }
 }
@@ -66,6 +70,7 @@ struct Sql {
     remove: String,
     purge: String,
     usage: String,
+    list: String,
 }
 
 impl Sql {
@@ -91,6 +96,9 @@ impl Sql {
                         count(*), \
                         pg_total_relation_size('{t}') \
                  FROM {t}"
+            ),
+            list: format!(
+                "SELECT key FROM {t} WHERE key LIKE $1 ESCAPE '\\' AND {live} ORDER BY key LIMIT $2"
             ),
         }
     }
@@ -217,7 +225,16 @@ impl PostgresStore {
             secrets,
             options,
         };
-        store.create_table().await.map_err(|e| {
+        let ready = if store.options.create_table {
+            store.create_table().await
+        } else {
+            store
+                .with_client(L2Op::Get, |client| async move {
+                    client.simple_query("SELECT 1").await.map(|_| ())
+                })
+                .await
+        };
+        ready.map_err(|e| {
             setup(format!(
                 "cannot set up table {:?} on {}: {}",
                 store.options.table,
@@ -252,11 +269,16 @@ impl PostgresStore {
     {
         let limit = self.options.op_timeout;
         let work = async {
-            let client = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| self.backend(op, format!("no connection: {e}")))?;
+            let client = self.pool.get().await.map_err(|e| match e {
+                // Every connection busy for connect_timeout (or none could be opened in time):
+                // a timeout, as the cache's failure policy expects, never a wait without end.
+                deadpool_postgres::PoolError::Timeout(_) => L2Error::Timeout {
+                    store: STORE,
+                    op,
+                    after: self.options.connect_timeout,
+                },
+                e => self.backend(op, format!("no connection: {e}")),
+            })?;
             f(client).await.map_err(|e| self.backend(op, describe(&e)))
         };
         match tokio::time::timeout(limit, work).await {
@@ -380,6 +402,7 @@ impl L2Store for PostgresStore {
     /// `keys`: live rows whose key starts with `prefix` (exact; one scan of the table).
     /// `bytes`: `pg_total_relation_size` of the table (heap, TOAST, indexes, dead rows),
     /// times the share of the table's rows under `prefix`; exact for the empty prefix.
+    /// `server_bytes`: `pg_total_relation_size` itself.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         let sql = self.sql.clone();
         let pattern = like_prefix(prefix);
@@ -402,7 +425,28 @@ impl L2Store for PostgresStore {
         Ok(L2Usage {
             keys: keys.max(0) as u64,
             bytes: bytes.max(0) as u64,
+            method: "relation-size",
+            server_bytes: Some(size.max(0) as u64),
         })
+    }
+
+    /// Live keys under `prefix`, in key order (`SELECT ... ORDER BY key LIMIT`).
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let sql = self.sql.clone();
+        let pattern = like_prefix(prefix);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with_client(L2Op::Get, |client| async move {
+                let stmt = client.prepare_cached(&sql.list).await?;
+                client.query(&stmt, &[&pattern, &limit]).await
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<_, String>(0)
+                    .map_err(|e| self.backend(L2Op::Get, describe(&e)))
+            })
+            .collect()
     }
 }
 

@@ -168,7 +168,8 @@ impl L2Store for RedisStore {
     /// rehash).
     /// Bytes: the sum of `MEMORY USAGE` (Redis's own per-key accounting, key + value +
     /// overhead) over the first `usage_sample` keys found; exact when there are no more keys
-    /// than that, otherwise the sample's mean times the key count.
+    /// than that, otherwise the sample's mean times the key count. `server_bytes`: the
+    /// server's `used_memory` (`INFO memory`).
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         let conn = self.conn.clone();
         let exec = move |cmd: Cmd| {
@@ -187,6 +188,64 @@ impl L2Store for RedisStore {
         .await
         .map(|u| u.estimate())
     }
+
+    /// `SCAN MATCH prefix*` until `limit` keys are found or the scan ends.
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let conn = self.conn.clone();
+        let exec = move |cmd: Cmd| {
+            let mut conn = conn.clone();
+            async move { cmd.query_async::<Value>(&mut conn).await }
+        };
+        let mut out = Vec::new();
+        bounded(
+            STORE,
+            L2Op::Get,
+            self.options.op_timeout * 10,
+            &self.secrets,
+            scan_keys(prefix, limit, &mut out, exec),
+        )
+        .await?;
+        Ok(out)
+    }
+}
+
+/// Appends keys under `prefix` found by `SCAN MATCH` on one node to `out` until it holds
+/// `limit` keys or the scan ends. `exec` sends one command to that node.
+pub(super) async fn scan_keys<F, Fut>(
+    prefix: &str,
+    limit: usize,
+    out: &mut Vec<String>,
+    exec: F,
+) -> RedisResult<()>
+where
+    F: Fn(Cmd) -> Fut,
+    Fut: Future<Output = RedisResult<Value>>,
+{
+    let pattern = format!("{}*", glob_escape(prefix));
+    let mut cursor: u64 = 0;
+    while out.len() < limit {
+        let reply = exec(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .to_owned(),
+        )
+        .await?;
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
+        for key in batch {
+            if out.len() < limit {
+                out.push(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// `GETEX key PX ms` (read and slide in one round trip) or `GET key`.
@@ -254,6 +313,8 @@ pub(super) struct NodeUsage {
     pub keys: u64,
     pub sampled_keys: u64,
     pub sampled_bytes: u64,
+    /// `used_memory` from `INFO memory`.
+    pub used_memory: u64,
 }
 
 impl NodeUsage {
@@ -261,6 +322,7 @@ impl NodeUsage {
         self.keys += other.keys;
         self.sampled_keys += other.sampled_keys;
         self.sampled_bytes += other.sampled_bytes;
+        self.used_memory += other.used_memory;
     }
 
     /// Exact when every key was sampled; otherwise the sample mean scaled to all keys.
@@ -273,6 +335,8 @@ impl NodeUsage {
         L2Usage {
             keys: self.keys,
             bytes,
+            method: "memory-usage-sample",
+            server_bytes: Some(self.used_memory),
         }
     }
 }
@@ -320,8 +384,11 @@ where
     if use_dbsize {
         keys = redis::from_redis_value(exec(redis::cmd("DBSIZE").to_owned()).await?)?;
     }
+    let info: String =
+        redis::from_redis_value(exec(redis::cmd("INFO").arg("memory").to_owned()).await?)?;
     let mut usage = NodeUsage {
         keys,
+        used_memory: used_memory(&info).unwrap_or(0),
         ..NodeUsage::default()
     };
     for key in sampled {
@@ -341,6 +408,13 @@ where
         }
     }
     Ok(usage)
+}
+
+/// `used_memory:N` from `INFO memory` output.
+fn used_memory(info: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Escapes Redis glob metacharacters so a prefix matches literally.
@@ -501,25 +575,27 @@ mod tests {
             keys: 3,
             sampled_keys: 3,
             sampled_bytes: 300,
+            used_memory: 9000,
         };
         assert_eq!(
             all.estimate(),
             L2Usage {
                 keys: 3,
-                bytes: 300
+                bytes: 300,
+                method: "memory-usage-sample",
+                server_bytes: Some(9000)
             }
         );
         let some = NodeUsage {
             keys: 10,
             sampled_keys: 2,
             sampled_bytes: 200,
+            used_memory: 0,
         };
+        assert_eq!((some.estimate().keys, some.estimate().bytes), (10, 1000));
         assert_eq!(
-            some.estimate(),
-            L2Usage {
-                keys: 10,
-                bytes: 1000
-            }
+            used_memory("# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n"),
+            Some(1_048_576)
         );
         assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }

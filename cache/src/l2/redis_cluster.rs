@@ -15,7 +15,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, RedisResult};
 
-use super::redis::{bounded, check_url, get_cmd, node_usage, set_cmd, NodeUsage, RedisOptions};
+use super::redis::{
+    bounded, check_url, get_cmd, node_usage, scan_keys, set_cmd, NodeUsage, RedisOptions,
+};
 use super::{L2Error, L2Op, L2Store, L2Usage};
 
 const STORE: &str = "redis-cluster";
@@ -174,7 +176,8 @@ impl L2Store for RedisClusterStore {
     /// Sums the standalone estimate over every live master: keys exact per master (`DBSIZE`
     /// for the empty prefix, `SCAN MATCH` otherwise), bytes from `MEMORY USAGE` of up to
     /// `usage_sample` keys per master, scaled when a master holds more. A master that is down
-    /// makes the whole call fail rather than under-report.
+    /// makes the whole call fail rather than under-report. `server_bytes`: the masters'
+    /// `used_memory` summed.
     async fn usage(&self, prefix: &str) -> Result<L2Usage, L2Error> {
         let sample = self.options.usage_sample;
         let work = async {
@@ -202,6 +205,37 @@ impl L2Store for RedisClusterStore {
         )
         .await
         .map(NodeUsage::estimate)
+    }
+
+    /// `SCAN MATCH prefix*` on each live master in turn until `limit` keys are found.
+    async fn list_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>, L2Error> {
+        let work = async {
+            let mut out = Vec::new();
+            for (host, port) in self.masters().await? {
+                if out.len() >= limit {
+                    break;
+                }
+                let conn = self.conn.clone();
+                let exec = move |cmd: Cmd| {
+                    let mut conn = conn.clone();
+                    let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                        host: host.clone(),
+                        port,
+                    });
+                    async move { conn.route_command(cmd, route).await }
+                };
+                scan_keys(prefix, limit, &mut out, exec).await?;
+            }
+            Ok::<_, redis::RedisError>(out)
+        };
+        bounded(
+            STORE,
+            L2Op::Get,
+            self.options.op_timeout * 10,
+            &self.secrets,
+            work,
+        )
+        .await
     }
 }
 

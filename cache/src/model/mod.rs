@@ -374,6 +374,19 @@ impl Partition {
         self.refresh_tokens.iter().map(|(_, e)| e)
     }
 
+    pub fn id_tokens(&self) -> impl Iterator<Item = &IdToken> {
+        self.id_tokens.iter().map(|(_, e)| e)
+    }
+
+    pub fn app_metadata_entries(&self) -> impl Iterator<Item = &AppMetadata> {
+        self.app_metadata.iter().map(|(_, e)| e)
+    }
+
+    /// Names of top-level sections this version does not know (kept for the round trip).
+    pub fn other_sections(&self) -> impl Iterator<Item = &str> {
+        self.other.keys().map(String::as_str)
+    }
+
     /// Access + refresh + ID tokens.
     pub fn token_count(&self) -> usize {
         self.access_tokens.len() + self.refresh_tokens.len() + self.id_tokens.len()

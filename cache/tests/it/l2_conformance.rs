@@ -208,3 +208,76 @@ pub fn assert_no_value_or_secret(err: &L2Error) {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.len() < 1000, "suspiciously long error: {text}");
 }
+
+/// Writes `n` 3 KB values (random bytes: nothing compresses them) under `prefix` and checks
+/// that the usage probe reports them plausibly: `bytes` between 0.8× and 2× of what was
+/// written (key + value), `method` as named, and, when the store has a server figure, its
+/// growth over the writes within the same bounds. Returns (written, usage, server growth).
+pub async fn usage_is_plausible_against_bytes_written(
+    store: &dyn L2Store,
+    prefix: &str,
+    n: usize,
+    method: &str,
+) -> (u64, tokencache::L2Usage, Option<u64>) {
+    let before = store.usage(prefix).await.unwrap();
+    assert_eq!(before.keys, 0, "{before:?}");
+    let mut written = 0u64;
+    for i in 0..n {
+        let key = format!("{prefix}p{i}");
+        written += (key.len() + 3072) as u64;
+        store.set(&key, blob(i as u8), None).await.unwrap();
+    }
+    let usage = store.usage(prefix).await.unwrap();
+    assert_eq!(usage.method, method, "{usage:?}");
+    assert_eq!(usage.keys, n as u64, "{usage:?}");
+    let ratio = usage.bytes as f64 / written as f64;
+    assert!(
+        (0.8..=2.0).contains(&ratio),
+        "{method}: {} bytes reported for {written} written ({ratio:.2}×)",
+        usage.bytes
+    );
+    let growth = match (before.server_bytes, usage.server_bytes) {
+        (Some(b), Some(a)) => {
+            let growth = a.saturating_sub(b);
+            let ratio = growth as f64 / written as f64;
+            assert!(
+                (0.8..=2.0).contains(&ratio),
+                "{method}: the server grew {growth} bytes for {written} written ({ratio:.2}×)"
+            );
+            Some(growth)
+        }
+        (None, None) => None,
+        other => panic!("server_bytes present only sometimes: {other:?}"),
+    };
+    (written, usage, growth)
+}
+
+/// `list_keys` finds keys under a prefix only, never more than the limit.
+pub async fn list_keys_walks_a_prefix_up_to_a_limit(store: &dyn L2Store, prefix: &str) {
+    for i in 0..25 {
+        store
+            .set(&format!("{prefix}k{i:02}"), blob(1), None)
+            .await
+            .unwrap();
+    }
+    store.set("elsewhere:k", blob(1), None).await.unwrap();
+    let mut all = store.list_keys(prefix, 1000).await.unwrap();
+    all.sort();
+    let expected: Vec<String> = (0..25).map(|i| format!("{prefix}k{i:02}")).collect();
+    assert_eq!(all, expected);
+    assert_eq!(store.list_keys(prefix, 7).await.unwrap().len(), 7);
+    assert!(store
+        .list_keys(&format!("{prefix}*"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_memory_store_counts_usage_exactly_and_lists_keys() {
+    let store = tokencache::l2::MemoryStore::new(std::sync::Arc::new(tokencache::SystemClock));
+    let (written, usage, growth) =
+        usage_is_plausible_against_bytes_written(&store, "ts:m:", 50, "exact").await;
+    assert_eq!((usage.bytes, growth), (written, None));
+    list_keys_walks_a_prefix_up_to_a_limit(&store, "ts:list:").await;
+}

@@ -28,6 +28,20 @@ async fn semantics_round_trip_ttl_slide_remove_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_probe_matches_bytes_written_and_keys_are_listed() {
+    let (_server, store) = server_and_store().await;
+    let (written, usage, growth) =
+        c::usage_is_plausible_against_bytes_written(&store, "", 400, "relation-size").await;
+    eprintln!(
+        "postgres: {written} B written; pg_total_relation_size {} B ({:.2}×), grew {} B",
+        usage.server_bytes.unwrap(),
+        usage.bytes as f64 / written as f64,
+        growth.unwrap()
+    );
+    c::list_keys_walks_a_prefix_up_to_a_limit(&store, "ts:list:").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_deletes_expired_rows_and_a_custom_table_works() {
     let (server, _default) = server_and_store().await;
     let store = PostgresStore::connect_with(
@@ -60,6 +74,62 @@ async fn purge_deletes_expired_rows_and_a_custom_table_works() {
     assert_eq!(store.get("b", None).await.unwrap(), Some(c::blob(2)));
     // The default table did not see any of it.
     assert_eq!(_default.usage("").await.unwrap().keys, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_pool_is_a_timeout_not_a_wait_and_a_read_only_store_creates_no_table() {
+    let server = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let url = server.url();
+    let store = PostgresStore::connect_with(
+        &url,
+        PostgresOptions {
+            max_connections: 1,
+            connect_timeout: Duration::from_millis(300),
+            op_timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.set("k", c::blob(1), None).await.unwrap();
+    // Another session locks the table: the store's only connection waits on the lock.
+    let (locker, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE tokencache IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let blocked = tokio::spawn({
+        let store = store.clone();
+        async move { store.get("k", None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    let err = store.get("k", None).await.unwrap_err();
+    assert!(err.is_timeout(), "waiting for a pooled connection: {err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(blocked.await.unwrap().unwrap(), Some(c::blob(1)));
+    assert_eq!(store.get("k", None).await.unwrap(), Some(c::blob(1)));
+
+    let read_only = PostgresStore::connect_with(
+        &url,
+        PostgresOptions {
+            table: "never_created".into(),
+            create_table: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = read_only.get("k", None).await.unwrap_err();
+    assert!(err.to_string().ends_with("(42P01)"), "{err}");
 }
 
 #[tokio::test]

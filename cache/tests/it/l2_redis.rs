@@ -64,6 +64,27 @@ async fn usage_counts_keys_and_estimates_bytes() {
     assert_eq!(big.usage("").await.unwrap().keys, 21);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_probe_matches_bytes_written_and_keys_are_listed() {
+    let (_server, store) = server_and_store().await;
+    // More keys than the default sample of 64: bytes are scaled from MEMORY USAGE.
+    let (written, usage, growth) = c::usage_is_plausible_against_bytes_written(
+        &store,
+        "ts:probe:",
+        400,
+        "memory-usage-sample",
+    )
+    .await;
+    eprintln!(
+        "redis: {written} B written; MEMORY USAGE sample scaled {} B ({:.2}×); used_memory grew {} B ({:.2}×)",
+        usage.bytes,
+        usage.bytes as f64 / written as f64,
+        growth.unwrap(),
+        growth.unwrap() as f64 / written as f64
+    );
+    c::list_keys_walks_a_prefix_up_to_a_limit(&store, "ts:list:").await;
+}
+
 #[tokio::test]
 async fn malformed_url_is_a_setup_error_naming_the_problem() {
     for (url, why) in [

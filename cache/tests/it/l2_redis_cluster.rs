@@ -32,6 +32,24 @@ async fn semantics_hold_across_slots() {
     assert_eq!(masters.len(), 3, "keys should spread over every master");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_probe_sums_masters_and_keys_are_listed_across_them() {
+    let (_cluster, store) = cluster_and_store().await;
+    let (written, usage, growth) = c::usage_is_plausible_against_bytes_written(
+        &store,
+        "ts:probe:",
+        600,
+        "memory-usage-sample",
+    )
+    .await;
+    eprintln!(
+        "redis-cluster: {written} B written; sampled {} B; used_memory (3 masters) grew {} B",
+        usage.bytes,
+        growth.unwrap()
+    );
+    c::list_keys_walks_a_prefix_up_to_a_limit(&store, "ts:list:").await;
+}
+
 #[tokio::test]
 async fn bad_seeds_are_setup_errors() {
     let err = RedisClusterStore::connect::<&str>(&[]).await.unwrap_err();

@@ -5,10 +5,12 @@ pub mod capacity;
 pub mod hgrm;
 pub mod histograms;
 pub mod hlog;
+pub mod html;
 mod junit;
 pub mod observe;
 pub mod summary;
 pub mod time;
+pub mod timeline;
 
 use std::path::Path;
 
@@ -178,6 +180,21 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
     let l2 = &out.cache;
     let cap = capacity::figures(meta.shape.as_ref(), &names, out);
     capacity::record(&cap, &meta.name);
+    let mut memory = json!({
+        "samples": out.memory,
+        "peak": {
+            "l1_bytes": peak(|s| s.l1_bytes), "l1_entries": peak(|s| s.l1_entries),
+            "l2_bytes": peak(|s| s.l2_bytes), "l2_keys": peak(|s| s.l2_keys),
+            "rss_bytes": peak(|s| s.rss_bytes),
+        },
+        "l2_method": out.l2_baseline.method,
+        "populate": cap.populate,
+        "bytes_per_partition": cap.bytes_per_partition,
+        "growth_per_1000_partitions": cap.growth_per_1000_partitions,
+    });
+    if let Some(server) = l2_server(out) {
+        memory["l2_server"] = server;
+    }
     let json = json!({
         "schema_version": SCHEMA_VERSION,
         "scenario": {"name": meta.name, "file": meta.file, "description": meta.description},
@@ -212,23 +229,14 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
             "timeouts": l2.l2_timeouts, "misses": l2.l2_misses, "lost_writes": l2.l2_lost_writes,
             "decode_errors": l2.decode_errors,
         },
-        "memory": {
-            "samples": out.memory,
-            "peak": {
-                "l1_bytes": peak(|s| s.l1_bytes), "l1_entries": peak(|s| s.l1_entries),
-                "l2_bytes": peak(|s| s.l2_bytes), "l2_keys": peak(|s| s.l2_keys),
-                "rss_bytes": peak(|s| s.rss_bytes),
-            },
-            "populate": cap.populate,
-            "bytes_per_partition": cap.bytes_per_partition,
-            "growth_per_1000_partitions": cap.growth_per_1000_partitions,
-        },
+        "memory": memory,
         "capacity": cap.capacity,
         "throughput": {
             "acquisitions_per_wall_second": r3(c.acquisitions as f64 / wall.max(1e-9)),
             "acquisitions_per_virtual_second": r3(c.acquisitions as f64 / out.virtual_secs.max(1e-9)),
         },
         "errors": c.errors,
+        "timeline": timeline::build(out, &names),
         "histograms": histograms::encode_all(
             &all,
             names.iter().map(String::as_str).zip(&out.workloads),
@@ -257,6 +265,8 @@ impl Report {
         };
         write("report.json", &serde_json::to_string_pretty(&self.json)?)?;
         write("summary.txt", &self.summary)?;
+        let run = html::Run::new("A", "report.json", &self.json)?;
+        write("report.html", &html::render(&[run]))?;
         write(
             "junit.xml",
             &junit::render(&meta.name, &self.thresholds, out.wall.as_secs_f64()),
@@ -303,4 +313,27 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// `memory.l2_server`: the L2 server's own size (Redis `used_memory`, PostgreSQL
+/// `pg_total_relation_size`) before the run, at its peak and last sample, and the growth
+/// (last − baseline; negative when the server freed more than the run added), with the
+/// growth per L2 key at the last sample. `None` when the store has no server figure.
+fn l2_server(out: &RunOutput) -> Option<Value> {
+    let baseline = out.l2_baseline.server_bytes?;
+    let served: Vec<(u64, u64)> = out
+        .memory
+        .iter()
+        .filter_map(|s| s.l2_server_bytes.map(|b| (b, s.l2_keys)))
+        .collect();
+    let &(last, last_keys) = served.last()?;
+    let peak = served.iter().map(|s| s.0).max().unwrap_or(last);
+    let delta = last as i64 - baseline as i64;
+    Some(json!({
+        "baseline_bytes": baseline,
+        "peak_bytes": peak,
+        "last_bytes": last,
+        "delta_bytes": delta,
+        "delta_bytes_per_key": (last_keys > 0).then(|| r3(delta as f64 / last_keys as f64)),
+    }))
 }

@@ -258,6 +258,23 @@ pub fn render(r: &Value) -> String {
             bytes(p("rss_bytes"))
         ),
     );
+    let server = &r["memory"]["l2_server"];
+    if server.is_object() {
+        let delta = server["delta_bytes"].as_i64().unwrap_or(0);
+        line(
+            &mut s,
+            4,
+            "l2 server",
+            &format!(
+                "{} before the run, {} at the end ({}{}); l2 bytes by {}",
+                bytes(u(server, "/baseline_bytes")),
+                bytes(u(server, "/last_bytes")),
+                if delta < 0 { "-" } else { "+" },
+                bytes(delta.unsigned_abs()),
+                r["memory"]["l2_method"].as_str().unwrap_or("?")
+            ),
+        );
+    }
     let flows = r["flows"].as_object().filter(|f| f.len() > 1);
     for (name, w) in flows.into_iter().flatten() {
         let _ = writeln!(

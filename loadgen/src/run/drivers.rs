@@ -13,12 +13,14 @@ use rand::Rng as _;
 use tokencache::client::AuthResult;
 
 use super::abort::AbortWatch;
+use super::authority::Counting;
 use super::flows::{FlowCtx, IterError};
 use super::memory::{sample, MemSample};
 use super::pick::{Partition, Picker};
 use super::schedule::Schedule;
 use super::session::Bounds;
-use super::stats::WorkloadStats;
+use super::stats::{Counts, WorkloadStats};
+use super::timeline::Timeline;
 use crate::telemetry::traces::{sampled, Sampler};
 
 /// DurationTotal of one workload over one interval (virtual seconds since the start),
@@ -31,17 +33,20 @@ pub struct Interval {
     pub line: String,
 }
 
-/// Takes every workload's interval histogram for `[from_s, to_s)`.
+/// Takes every workload's interval histogram for `[from_s, to_s)`; returns the counters of
+/// all workloads (errors left out) at the same moment, for the timeline.
 pub fn take_intervals(
     shared: &[Shared],
     names: &[String],
     from_s: f64,
     to_s: f64,
     out: &mut Vec<Interval>,
-) {
+) -> Counts {
+    let mut total = Counts::default();
     for (w, s) in shared.iter().enumerate() {
         let hist = {
             let mut st = lock(s);
+            total.add_counters(&st.counts);
             let fresh = WorkloadStats::default().hists.interval;
             std::mem::replace(&mut st.hists.interval, fresh)
         };
@@ -53,6 +58,7 @@ pub fn take_intervals(
             line: crate::report::hlog::line(&hist, &names[w], from_s, length_s),
         });
     }
+    total
 }
 
 /// Live counters for the progress line.
@@ -278,6 +284,8 @@ pub async fn interval_logger(
     every: Duration,
     every_v: f64,
     watch: Option<AbortWatch>,
+    timeline: Arc<Mutex<Timeline>>,
+    idp: Arc<Counting>,
 ) -> (Vec<Interval>, f64) {
     let every = every.max(Duration::from_millis(20));
     let mut k = 1u32;
@@ -291,12 +299,18 @@ pub async fn interval_logger(
             tokio::time::sleep(Duration::from_millis(10).min(every)).await;
         }
         let mut log = out.lock().unwrap_or_else(|p| p.into_inner());
-        take_intervals(
+        let counts = take_intervals(
             &shared,
             &names,
             f64::from(k - 1) * every_v,
             f64::from(k) * every_v,
             &mut log,
+        );
+        timeline.lock().unwrap_or_else(|p| p.into_inner()).tick(
+            &counts,
+            &idp.snapshot(),
+            f64::from(k - 1) * every_v,
+            f64::from(k) * every_v,
         );
         if let Some(w) = &watch {
             if w.check(&shared, &log, f64::from(k) * every_v) {

@@ -16,12 +16,13 @@ pub use super::drivers::Interval;
 use super::drivers::{
     closed_worker, interval_logger, lock, open_model, sampler, take_intervals, Driver, Live, Shared,
 };
-use super::memory::{sample, MemSample, PopulateStep};
+use super::memory::{baseline, sample, L2Baseline, MemSample, PopulateStep};
 use super::pick::{rng, stream_seed, Partition, Picker};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::setup::{build, Parts};
 use super::stats::WorkloadStats;
+use super::timeline::{Tick, Timeline};
 use crate::report::observe::Aborted;
 use crate::scenario::model::{Arrival, Scenario};
 use crate::telemetry::Telemetry;
@@ -41,8 +42,12 @@ pub struct RunOutput {
     /// Cache counters of the measured phase (populate excluded).
     pub cache: CacheStats,
     pub memory: Vec<MemSample>,
+    /// The L2 usage method and the server's size before anything was written.
+    pub l2_baseline: L2Baseline,
     /// Interval histograms of DurationTotal per workload, in time order.
     pub intervals: Vec<Interval>,
+    /// Counters per interval (the intervals of `intervals`), in time order.
+    pub timeline: Vec<Tick>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
     /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
@@ -67,6 +72,7 @@ pub async fn run_with(
     tel: &Telemetry,
 ) -> anyhow::Result<RunOutput> {
     let parts = build(scn, tel).await?;
+    let l2_baseline = baseline(&parts.cache).await;
     tokio::pin!(interrupt);
     let mut interrupted = false;
     let (populated, populate_steps) = if scn.populate {
@@ -156,6 +162,7 @@ pub async fn run_with(
     tel.memory_sample(&first);
     let memory = Arc::new(Mutex::new(vec![first]));
     let intervals = Arc::new(Mutex::new(Vec::new()));
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
     let names: Vec<String> = scn.workloads.iter().map(|w| w.name.clone()).collect();
     let aborted = Arc::new(Mutex::new(None));
     let abort_on_fail: Vec<_> = scn
@@ -182,6 +189,8 @@ pub async fn run_with(
         clock.to_real(scn.interval),
         scn.interval.as_secs_f64(),
         watch,
+        timeline.clone(),
+        parts.idp.clone(),
     ));
     let sampler = tokio::spawn(sampler(
         parts.cache.clone(),
@@ -230,13 +239,23 @@ pub async fn run_with(
     memory.push(last);
     parts.cache.shutdown().await;
     let end_stats = parts.cache.stats();
-    take_intervals(
+    let counts = take_intervals(
         &shared,
         &names,
         last_s,
         virtual_secs.max(last_s),
         &mut intervals,
     );
+    let timeline = {
+        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.tick(
+            &counts,
+            &parts.idp.snapshot(),
+            last_s,
+            virtual_secs.max(last_s),
+        );
+        std::mem::take(&mut t.ticks)
+    };
     Ok(RunOutput {
         started_at,
         wall,
@@ -252,7 +271,9 @@ pub async fn run_with(
         idp_by_grant: parts.idp.grants(),
         cache: delta(&end_stats, &base_stats),
         memory,
+        l2_baseline,
         intervals,
+        timeline,
         populated,
         run_id: tel.run_id.clone(),
         populate_steps,

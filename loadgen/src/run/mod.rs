@@ -14,5 +14,6 @@ mod session;
 mod setup;
 mod signin;
 pub mod stats;
+pub mod timeline;
 
 pub use engine::{run, run_with, Interval, RunOutput};

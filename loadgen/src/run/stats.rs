@@ -99,6 +99,24 @@ fn level_index(l: CacheLevel) -> usize {
     }
 }
 
+impl Counts {
+    /// Adds another workload's counters (not its error messages).
+    pub fn add_counters(&mut self, d: &Counts) {
+        self.acquisitions += d.acquisitions;
+        self.failed += d.failed;
+        self.dropped += d.dropped;
+        for i in 0..self.source.len() {
+            self.source[i] += d.source[i];
+        }
+        for i in 0..self.level.len() {
+            self.level[i] += d.level[i];
+        }
+        for i in 0..self.reason.len() {
+            self.reason[i] += d.reason[i];
+        }
+    }
+}
+
 impl WorkloadStats {
     /// Records one iteration; `total` is DurationTotal as the run counts it (from the
     /// intended start in the open model).
@@ -159,18 +177,7 @@ impl WorkloadStats {
             add(&mut a.by_level[i], &b.by_level[i]);
         }
         let (c, d) = (&mut self.counts, &o.counts);
-        c.acquisitions += d.acquisitions;
-        c.failed += d.failed;
-        c.dropped += d.dropped;
-        for i in 0..2 {
-            c.source[i] += d.source[i];
-        }
-        for i in 0..3 {
-            c.level[i] += d.level[i];
-        }
-        for i in 0..6 {
-            c.reason[i] += d.reason[i];
-        }
+        c.add_counters(d);
         for (k, v) in &d.errors {
             *c.errors.entry(k.clone()).or_insert(0) += v;
         }

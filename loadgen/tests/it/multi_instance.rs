@@ -108,6 +108,20 @@ fn two_instances_merged_equal_the_whole_run() {
         assert_eq!(n(&m, p), n(&i0, p) + n(&i1, p), "{p}");
     }
     assert_eq!(n(&m, "/acquisitions/total"), 2000);
+    // The merged timeline adds the instances' intervals: every acquisition counted once.
+    let sum = |r: &serde_json::Value, k: &str| -> u64 {
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[k].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&m, "acquisitions"), 2000);
+    assert_eq!(
+        sum(&m, "acquisitions"),
+        sum(&i0, "acquisitions") + sum(&i1, "acquisitions")
+    );
     assert_eq!(n(&whole, "/acquisitions/total"), 2000);
     assert_eq!(n(&i0, "/acquisitions/total"), 1000);
     // Disjoint tenants covering the population: each instance asks the identity provider
