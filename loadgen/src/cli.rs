@@ -1,5 +1,5 @@
 //! The command line (stable names, DESIGN §4): `loadgen run`, `validate`, `compare`,
-//! `report`, `merge`, `plan` and `inspect`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
+//! `report`, `merge`, `inspect` and `plan`, and the exit codes: 0 pass · 1 runtime error · 2 invalid input · 98 regression
 //! against the baseline · 99 a threshold failed.
 
 use std::path::{Path, PathBuf};

@@ -174,6 +174,8 @@ pub struct Inputs {
     pub scenario: String,
     pub virtual_seconds: f64,
     pub token_lifetime_s: f64,
+    /// The authority's `refresh_in` (proactive refresh), if the run had one.
+    pub refresh_in_s: Option<f64>,
     pub flows: BTreeMap<String, Measured>,
     pub l2_reads_per_acquisition: f64,
     pub l2_writes_per_idp_request: f64,
@@ -227,6 +229,19 @@ impl Inputs {
                 &k("identity_provider_requests_per_s"),
             )?;
         }
+        // IdP requests per flow by grant type when the report has them: they include the
+        // background proactive refreshes, which no acquisition counts as served by the IdP.
+        let grants = &r["identity_provider"]["by_grant_type"];
+        if grants.is_object() {
+            let secs = num(&cap["virtual_seconds"], "capacity.virtual_seconds")?.max(1e-9);
+            for (flow, m) in &mut flows {
+                let n: f64 = grants_of(flow)
+                    .iter()
+                    .filter_map(|g| grants[*g].as_f64())
+                    .sum();
+                m.idp_per_s = n / secs;
+            }
+        }
         if flows.values().all(|m| m.partitions == 0) {
             return Err(format!(
                 "{where_}: the populate phase wrote no partitions: nothing to project from"
@@ -237,6 +252,7 @@ impl Inputs {
             scenario: r["scenario"]["name"].as_str().unwrap_or("").to_owned(),
             virtual_seconds: num(&cap["virtual_seconds"], "capacity.virtual_seconds")?,
             token_lifetime_s,
+            refresh_in_s: cap["refresh_in_s"].as_f64(),
             flows,
             l2_reads_per_acquisition: num(
                 &cap["l2_reads_per_acquisition"],
@@ -256,6 +272,28 @@ impl Inputs {
             rss_before: cap["rss_bytes_before_populate"].as_f64().unwrap_or(0.0),
             rss_per_partition: growth["rss_bytes"].as_f64().unwrap_or(0.0) / 1000.0,
         })
+    }
+}
+
+/// The grant types a flow's token requests use.
+fn grants_of(flow: &str) -> &'static [&'static str] {
+    match flow {
+        "client_credentials" => &["client_credentials"],
+        "on_behalf_of" => &["urn:ietf:params:oauth:grant-type:jwt-bearer"],
+        "web_app" => &["authorization_code", "refresh_token"],
+        _ => &[],
+    }
+}
+
+/// MSAL treats an access token as expired 5 minutes before its expiry.
+pub const EXPIRY_BUFFER_S: f64 = 300.0;
+
+/// How long a token serves before the cache asks the IdP again: `refresh_in` when the
+/// authority sets it (scaled with the lifetime), else the lifetime less MSAL's buffer.
+pub fn refresh_period(lifetime_s: f64, measured: &Inputs) -> f64 {
+    match measured.refresh_in_s {
+        Some(r) => r * lifetime_s / measured.token_lifetime_s,
+        None => (lifetime_s - EXPIRY_BUFFER_S).max(1.0),
     }
 }
 
@@ -325,7 +363,11 @@ pub fn project(inputs: &Inputs, target: &Target) -> Plan {
     let lifetime = target
         .token_lifetime
         .map_or(inputs.token_lifetime_s, |d| d.as_secs_f64());
-    let life_k = inputs.token_lifetime_s / lifetime;
+    let (period_m, period_t) = (
+        refresh_period(inputs.token_lifetime_s, inputs),
+        refresh_period(lifetime, inputs),
+    );
+    let life_k = period_m / period_t;
     let measured_rate: f64 = inputs.flows.values().map(|m| m.requests_per_s).sum();
     let mut flows = BTreeMap::new();
     for (flow, m) in &inputs.flows {
@@ -419,10 +461,10 @@ pub fn project(inputs: &Inputs, target: &Target) -> Plan {
         };
         let idp = rate * m.miss_ratio() * life_k;
         f.push(format!(
-            "IdP requests/s = requests/s × miss ratio {} (measured) × token lifetime {} s / {} s = {}",
+            "IdP requests/s = requests/s × IdP requests per acquisition {} (measured) × refresh period {} s (measured) / {} s = {}",
             format_args!("{:.4}", m.miss_ratio()),
-            n0(inputs.token_lifetime_s),
-            n0(lifetime),
+            n0(period_m),
+            n0(period_t),
             n2(idp)
         ));
         flows.insert(
@@ -455,7 +497,7 @@ pub fn project(inputs: &Inputs, target: &Target) -> Plan {
             n2(l2_ops)
         ),
         format!(
-            "process RSS ≈ {} before populate + partitions × {} B growth per partition = {} (rough: the growth includes one-time allocations of the first populate)",
+            "process RSS ≈ {} before populate + partitions × {} B growth per partition = {} (rough: the growth includes the embedded mock authority and one-time allocations of the first populate)",
             bytes(inputs.rss_before),
             n0(inputs.rss_per_partition),
             bytes(rss)
@@ -483,6 +525,21 @@ pub fn self_check(inputs: &Inputs) -> Vec<(&'static str, f64, f64)> {
         ("IdP requests/s", p.idp_per_s, inputs.idp_per_s),
         ("L2 ops/s", p.l2_ops_per_s, inputs.l2_ops_per_s),
     ]
+}
+
+/// What makes the projection unreliable.
+pub fn warnings(inputs: &Inputs) -> Vec<String> {
+    let mut w = Vec::new();
+    let period = refresh_period(inputs.token_lifetime_s, inputs);
+    if inputs.virtual_seconds < 2.0 * period {
+        w.push(format!(
+            "the run lasted {} s of virtual time, less than two refresh periods ({} s each: token lifetime {} s less MSAL's 5-minute buffer, or refresh_in): its IdP requests per acquisition leave out refreshes, so the IdP and L2 rates are too low; run for several refresh periods (or with shorter tokens)",
+            n0(inputs.virtual_seconds),
+            n0(period),
+            n0(inputs.token_lifetime_s)
+        ));
+    }
+    w
 }
 
 fn deviation(projected: f64, measured: f64) -> Option<f64> {
@@ -547,7 +604,7 @@ pub fn to_json(from: &Path, inputs: &Inputs, target: &Target, plan: &Plan) -> Va
                         "l2_bytes_per_partition": m.l2_per_partition().round(),
                         "requests_per_s": m.requests_per_s,
                         "identity_provider_requests_per_s": m.idp_per_s,
-                        "miss_ratio": m.miss_ratio(),
+                        "idp_requests_per_acquisition": m.miss_ratio(),
                     },
                 }),
             )
@@ -565,6 +622,8 @@ pub fn to_json(from: &Path, inputs: &Inputs, target: &Target, plan: &Plan) -> Va
         "from": from.display().to_string(),
         "scenario": inputs.scenario,
         "measured_token_lifetime_s": inputs.token_lifetime_s,
+        "measured_refresh_period_s": refresh_period(inputs.token_lifetime_s, inputs),
+        "refresh_period_s": refresh_period(plan.token_lifetime_s, inputs),
         "target": target_json(target),
         "flows": flows,
         "total": {
@@ -579,6 +638,7 @@ pub fn to_json(from: &Path, inputs: &Inputs, target: &Target, plan: &Plan) -> Va
         "formulas": plan.formulas,
         "self_check": check,
         "microsoft": ms,
+        "warnings": warnings(inputs),
     })
 }
 
@@ -638,6 +698,9 @@ pub fn to_text(from: &Path, inputs: &Inputs, plan: &Plan) -> String {
         bytes(plan.rss_bytes),
         n0(plan.token_lifetime_s)
     );
+    for w in warnings(inputs) {
+        let _ = writeln!(s, "\n  warning: {w}");
+    }
     let _ = writeln!(
         s,
         "\nSelf-check (projection onto the measured population vs the run):"

@@ -16,6 +16,8 @@ use crate::run::RunOutput;
 pub struct Shape {
     /// The embedded authority's token lifetime (None with an external authority).
     pub token_lifetime_s: Option<f64>,
+    /// The embedded authority's `refresh_in` (proactive refresh), if set.
+    pub refresh_in_s: Option<f64>,
     /// Per workload, in scenario order.
     pub workloads: Vec<WorkloadShape>,
 }
@@ -34,6 +36,10 @@ impl Shape {
         Shape {
             token_lifetime_s: match &scn.authority {
                 AuthoritySpec::Embedded(e) => Some(e.token_lifetime.as_secs_f64()),
+                AuthoritySpec::External { .. } => None,
+            },
+            refresh_in_s: match &scn.authority {
+                AuthoritySpec::Embedded(e) => e.refresh_in.map(|d| d.as_secs_f64()),
                 AuthoritySpec::External { .. } => None,
             },
             workloads: scn
@@ -204,6 +210,7 @@ fn capacity(shape: &Shape, names: &[String], out: &RunOutput) -> Value {
     let first = out.populate_steps.first().map(|s| s.before.rss_bytes);
     json!({
         "token_lifetime_s": shape.token_lifetime_s,
+        "refresh_in_s": shape.refresh_in_s,
         "virtual_seconds": out.virtual_secs,
         "workloads": workloads,
         "identity_provider_requests_per_s": r6(idp as f64 / secs),
@@ -218,9 +225,12 @@ fn capacity(shape: &Shape, names: &[String], out: &RunOutput) -> Value {
 /// `loadgen.memory.growth_per_1000_partitions{tokencache.cache_level}` (bytes) on the global
 /// meter: a no-op unless an OpenTelemetry SDK is installed.
 pub fn record(f: &Figures, scenario: &str) {
+    record_on(&opentelemetry::global::meter("loadgen"), f, scenario);
+}
+
+pub fn record_on(meter: &opentelemetry::metrics::Meter, f: &Figures, scenario: &str) {
     use opentelemetry::KeyValue;
     use tokencache::metrics as m;
-    let meter = opentelemetry::global::meter("loadgen");
     let bpp = meter
         .f64_gauge(m::MEMORY_BYTES_PER_PARTITION)
         .with_unit("By")
@@ -261,5 +271,70 @@ pub fn record(f: &Figures, scenario: &str) {
                 ],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
+
+    use super::*;
+
+    #[test]
+    fn bytes_per_partition_and_growth_are_recorded_as_gauges_by_flow_and_level() {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_periodic_exporter(exporter.clone())
+            .build();
+        let f = Figures {
+            bytes_per_partition: json!({"client_credentials": {"partitions": 10, "l1": 2211.0, "l2": null}}),
+            growth_per_1000_partitions: json!({"partitions": 10, "l1_bytes": 2_211_000.0, "l2_bytes": 0.0, "rss_bytes": -4096.0}),
+            populate: json!([]),
+            by_grant_type: json!({}),
+            capacity: Value::Null,
+        };
+        record_on(&provider.meter("loadgen"), &f, "s");
+        provider.force_flush().unwrap();
+        let mut seen = Vec::new();
+        for rm in exporter.get_finished_metrics().unwrap() {
+            for sm in rm.scope_metrics() {
+                for m in sm.metrics() {
+                    let AggregatedMetrics::F64(MetricData::Gauge(g)) = m.data() else {
+                        continue;
+                    };
+                    for dp in g.data_points() {
+                        let mut a: Vec<String> = dp
+                            .attributes()
+                            .filter(|kv| kv.key.as_str() != "loadgen.scenario")
+                            .map(|kv| format!("{}={}", kv.key, kv.value))
+                            .collect();
+                        a.sort();
+                        seen.push((m.name().to_string(), a.join(","), dp.value()));
+                    }
+                }
+            }
+        }
+        seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let bpp = tokencache::metrics::MEMORY_BYTES_PER_PARTITION.to_owned();
+        let growth = tokencache::metrics::MEMORY_GROWTH_PER_1000_PARTITIONS.to_owned();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    bpp,
+                    "tokencache.cache_level=l1,tokencache.flow=client_credentials".to_owned(),
+                    2211.0
+                ),
+                (
+                    growth.clone(),
+                    "tokencache.cache_level=l1".to_owned(),
+                    2_211_000.0
+                ),
+                (growth.clone(), "tokencache.cache_level=l2".to_owned(), 0.0),
+                (growth, "tokencache.cache_level=process".to_owned(), -4096.0),
+            ]
+        );
     }
 }

@@ -188,13 +188,13 @@ pub fn build(meta: &Meta, out: &RunOutput) -> Report {
             "rss_bytes": peak(|s| s.rss_bytes),
         },
         "l2_method": out.l2_baseline.method,
-        "populate": cap.populate,
-        "bytes_per_partition": cap.bytes_per_partition,
-        "growth_per_1000_partitions": cap.growth_per_1000_partitions,
     });
     if let Some(server) = l2_server(out) {
         memory["l2_server"] = server;
     }
+    memory["populate"] = cap.populate;
+    memory["bytes_per_partition"] = cap.bytes_per_partition;
+    memory["growth_per_1000_partitions"] = cap.growth_per_1000_partitions;
     let json = json!({
         "schema_version": SCHEMA_VERSION,
         "scenario": {"name": meta.name, "file": meta.file, "description": meta.description},

@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::report_schema::validate;
 use super::support::{heavy, loadgen, read_json};
 
-/// Tokens live 420 s (usable 120 s with MSAL's 5-minute buffer): ten virtual minutes see
-/// about five refreshes per token. Speed 30 (not 60: steadier on a loaded machine).
+/// Tokens live 360 s (usable 60 s with MSAL's 5-minute buffer): ten virtual minutes see
+/// about seven refreshes per token, so where in its cycle a token starts matters little.
+/// Speed 30 (not 60: steadier on a loaded machine); each token is asked about every 40 s.
 fn daemon(tenants: u64, rate: u64) -> String {
     format!(
         "name: plan-daemon-{tenants}
@@ -18,7 +19,7 @@ seed: 1
 duration: 10m
 clock: {{ speed: 30 }}
 populate: true
-authority: {{ embedded: {{ token_lifetime: 420s, signing: es256 }} }}
+authority: {{ embedded: {{ token_lifetime: 360s, signing: es256 }} }}
 cache: {{ l2: {{ store: memory }} }}
 workload:
   - name: daemon
@@ -37,7 +38,7 @@ seed: 1
 duration: 10m
 clock: {{ speed: 30 }}
 populate: true
-authority: {{ embedded: {{ token_lifetime: 420s, signing: es256 }} }}
+authority: {{ embedded: {{ token_lifetime: 360s, signing: es256 }} }}
 cache: {{ l2: {{ store: memory }} }}
 workload:
   - name: web
@@ -63,6 +64,11 @@ fn run(dir: &Path, name: &str, text: &str) -> Value {
     assert_eq!(code, 0, "{name}: {stdout}\n{stderr}");
     let r = read_json(&out.join("report.json"));
     validate(&r);
+    // A run that could not keep up measured something else than its scenario.
+    assert_eq!(
+        r["acquisitions"]["dropped_iterations"], 0,
+        "{name}: the run dropped arrivals (machine overloaded?)"
+    );
     r
 }
 
@@ -117,6 +123,12 @@ fn check_projection(small: &Path, big: &Value, flags: &[&str]) -> Value {
         f(big, "/throughput/acquisitions_per_virtual_second"),
         0.10,
     );
+    assert_eq!(
+        plan["warnings"],
+        serde_json::json!([]),
+        "{}",
+        plan["warnings"]
+    );
     // The self-check reproduces the small run itself.
     for c in plan["self_check"].as_array().unwrap() {
         let d = c["deviation"].as_f64().unwrap_or(0.0);
@@ -129,8 +141,8 @@ fn check_projection(small: &Path, big: &Value, flags: &[&str]) -> Value {
 fn a_100_tenant_daemon_run_predicts_a_1000_tenant_run_within_10_percent() {
     let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let small = run(dir.path(), "small", &daemon(100, 10));
-    let big = run(dir.path(), "big", &daemon(1000, 100));
+    let small = run(dir.path(), "small", &daemon(100, 5));
+    let big = run(dir.path(), "big", &daemon(1000, 50));
     // The capacity keys the plan reads.
     let bpp = &small["memory"]["bytes_per_partition"]["client_credentials"];
     assert_eq!(bpp["partitions"], 100, "{bpp}");
@@ -143,7 +155,7 @@ fn a_100_tenant_daemon_run_predicts_a_1000_tenant_run_within_10_percent() {
         grants["client_credentials"], small["identity_provider"]["requests"],
         "{grants}"
     );
-    assert_eq!(small["capacity"]["token_lifetime_s"], 420.0);
+    assert_eq!(small["capacity"]["token_lifetime_s"], 360.0);
 
     let plan = check_projection(
         &dir.path().join("small/report.json"),
@@ -158,8 +170,8 @@ fn a_100_tenant_daemon_run_predicts_a_1000_tenant_run_within_10_percent() {
 fn a_50_user_web_app_run_predicts_a_500_user_run_within_10_percent() {
     let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
-    let _small = run(dir.path(), "small", &web_app(50, 15));
-    let big = run(dir.path(), "big", &web_app(500, 150));
+    let _small = run(dir.path(), "small", &web_app(50, 5));
+    let big = run(dir.path(), "big", &web_app(500, 50));
     let plan = check_projection(
         &dir.path().join("small/report.json"),
         &big,
@@ -177,7 +189,7 @@ fn a_50_user_web_app_run_predicts_a_500_user_run_within_10_percent() {
 fn tiny_report(dir: &Path) -> std::path::PathBuf {
     let text = daemon(4, 2)
         .replace("duration: 10m", "duration: 20s")
-        .replace("token_lifetime: 420s", "token_lifetime: 303s")
+        .replace("token_lifetime: 360s", "token_lifetime: 303s")
         .replace("speed: 30", "speed: 60");
     run(dir, "tiny", &text);
     dir.join("tiny/report.json")
@@ -202,16 +214,21 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
     let cc = &plan["flows"]["client_credentials"];
     assert_eq!(cc["partitions"], 400.0);
     assert_eq!(cc["requests_per_s"], 80.0);
+    // 20 s with a refresh period of 3 s: no warning.
+    assert_eq!(plan["warnings"], serde_json::json!([]));
     // 4 resources instead of 2: twice the measured bytes per partition.
     let bpp = f(cc, "/measured/l1_bytes_per_partition");
     within("L1 bytes", f(cc, "/l1_bytes"), 400.0 * bpp * 2.0, 0.01);
-    // 840 s tokens instead of 303 s: fewer misses per request, in proportion.
-    let miss = f(cc, "/measured/miss_ratio");
+    // 840 s tokens instead of 303 s: refreshed every 540 s instead of every 3 s (MSAL's
+    // 5-minute buffer), so fewer IdP requests per acquisition, in proportion.
+    assert_eq!(plan["measured_refresh_period_s"], 3.0);
+    assert_eq!(plan["refresh_period_s"], 540.0);
+    let miss = f(cc, "/measured/idp_requests_per_acquisition");
     assert!(miss > 0.0, "{cc}");
     within(
         "IdP requests/s",
         f(cc, "/identity_provider_requests_per_s"),
-        80.0 * miss * 303.0 / 840.0,
+        80.0 * miss * 3.0 / 540.0,
         0.01,
     );
     let (code, text, _) = loadgen(&[
@@ -229,6 +246,20 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
     assert!(text.contains("B/partition (measured)"), "{text}");
     assert!(text.contains("Self-check"), "{text}");
     assert!(text.contains("2–3 KB per app token"), "{text}");
+
+    // A run shorter than two refresh periods (420 s tokens: 120 s) gets a warning.
+    let short = daemon(4, 2)
+        .replace("duration: 10m", "duration: 20s")
+        .replace("token_lifetime: 360s", "token_lifetime: 420s")
+        .replace("speed: 30", "speed: 60");
+    run(dir.path(), "short", &short);
+    let plan = plan_json(&dir.path().join("short/report.json"), &[]);
+    let w = plan["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        w.contains("less than two refresh periods (120 s"),
+        "{}",
+        plan["warnings"]
+    );
 }
 
 #[test]
