@@ -651,8 +651,8 @@ fn l1_gauges(
     inner: std::sync::Weak<Inner>,
     attrs: Vec<opentelemetry::KeyValue>,
 ) -> Vec<opentelemetry::metrics::ObservableGauge<u64>> {
-    let size_attrs = attrs.clone();
     use crate::metrics::{L1_ENTRIES, L1_SIZE};
+    let size_attrs = attrs.clone();
     let size_of = inner.clone();
     let size = meter
         .u64_observable_gauge(L1_SIZE)
