@@ -439,12 +439,12 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<Merged> {
         intervals: intervals(&inputs, &names)?,
         timeline: timeline(&inputs)?,
         populated,
-        // The instances ran with their own ids (each in its own report): the merge is new.
-        run_id: crate::telemetry::new_run_id(),
         // Bytes per partition and the capacity inputs are per process: a merged report
         // has none (plan from one instance's report).
         populate_steps: Vec::new(),
         idp_by_grant,
+        // The instances ran with their own ids (each in its own report): the merge is new.
+        run_id: crate::telemetry::new_run_id(),
     };
     let meta = Meta {
         name: first.json["scenario"]["name"]

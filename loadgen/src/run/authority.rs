@@ -196,13 +196,9 @@ impl AuthorityClient for Counting {
         }
         if let Some((c, base)) = self.metrics.get() {
             let status = r.as_ref().map_or(0, |raw| i64::from(raw.status));
-            let grant = form
-                .iter()
-                .find(|(k, _)| *k == "grant_type")
-                .map_or_else(String::new, |(_, v)| v.clone());
             let mut kv = base.clone();
             kv.push(KeyValue::new(attr::HTTP_STATUS, status));
-            kv.push(KeyValue::new(attr::GRANT_TYPE, grant));
+            kv.push(KeyValue::new(attr::GRANT_TYPE, grant.to_owned()));
             c.add(1, &kv);
         }
         r

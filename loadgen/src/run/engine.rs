@@ -50,12 +50,12 @@ pub struct RunOutput {
     pub timeline: Vec<Tick>,
     /// Iterations of the populate phase and how many failed.
     pub populated: (u64, u64),
-    /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
-    pub run_id: String,
     /// Memory before and after each workload's populate (empty without populate).
     pub populate_steps: Vec<PopulateStep>,
     /// Identity-provider requests of the measured phase by grant type.
     pub idp_by_grant: std::collections::BTreeMap<String, u64>,
+    /// The run id (report.json `run.id`, resource attribute `loadgen.run.id`).
+    pub run_id: String,
 }
 
 /// Runs a scenario without telemetry export; `interrupt` (Ctrl-C) ends the measured phase
@@ -275,8 +275,8 @@ pub async fn run_with(
         intervals,
         timeline,
         populated,
-        run_id: tel.run_id.clone(),
         populate_steps,
+        run_id: tel.run_id.clone(),
     })
 }
 

@@ -116,8 +116,7 @@ impl Telemetry {
             t.otlp_metrics = Some(m.endpoint.clone());
         }
         let provider = b.build();
-        // Instruments recorded through the global meter (the capacity gauges of
-        // report/capacity.rs) reach the same exporters.
+        // Figures recorded on the global meter (report/capacity.rs) are exported too.
         opentelemetry::global::set_meter_provider(provider.clone());
         let meter = provider.meter("loadgen");
         t._gauges = memory_gauges(&meter, t.latest.clone(), t.attrs());
