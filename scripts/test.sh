@@ -4,7 +4,7 @@
 #   scripts/test.sh            everything: set-up, fmt, clippy, invariants, all tests
 #   scripts/test.sh --setup    set-up only (system packages, Python venv, npm clients)
 #
-# Tests start their own servers (Redis, Redis Cluster, PostgreSQL) on free loopback ports
+# Tests start their own servers (Redis, Redis Cluster, PostgreSQL, Prometheus) on free loopback ports
 # and drive real clients (MSAL Python from .venv, msal-node from scripts/clients/node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ declare -A need=(
   [redis-cli]=redis-tools
   [node]=nodejs
   [npm]=npm
+  [prometheus]=prometheus
+  [promtool]=prometheus
   [chromium]=chromium
 )
 missing=()

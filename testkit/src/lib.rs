@@ -1,4 +1,4 @@
-//! testkit: starts real servers (Redis, Redis Cluster, PostgreSQL) on free loopback ports for tests.
+//! testkit: starts real servers (Redis, Redis Cluster, PostgreSQL, Prometheus) on free loopback ports for tests.
 //!
 //! Every server runs as a child process bound to 127.0.0.1 on its own port, with its files in
 //! a private temporary directory, and is killed when its handle drops. A missing server binary
@@ -9,13 +9,16 @@
 //! watchdog `sh` per server notices its pipe closing and stops the server and removes its files.
 
 mod cluster;
+pub mod http;
 mod postgres;
 mod proc;
+mod prometheus;
 mod redis;
 pub mod resp;
 
 pub use cluster::RedisCluster;
 pub use postgres::Postgres;
+pub use prometheus::PrometheusServer;
 pub use redis::RedisServer;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};

@@ -319,6 +319,9 @@ pub struct WorkloadMetrics {
     /// The acquisition counter's attribute sets by (source, level, reason), built once each
     /// (an allocation per acquisition cost a third of the hit rate).
     sets: Vec<std::sync::OnceLock<Vec<KeyValue>>>,
+    /// The duration histograms' attribute sets of successful iterations: `attrs` plus
+    /// `tokencache.token_source` (cache, identity_provider).
+    by_source: [Vec<KeyValue>; 2],
 }
 
 impl WorkloadMetrics {
@@ -346,6 +349,11 @@ impl WorkloadMetrics {
                 .u64_counter(names::FAILURES)
                 .with_description("Acquisitions that failed")
                 .build(),
+            by_source: [TokenSource::Cache, TokenSource::IdentityProvider].map(|src| {
+                let mut kv = attrs.clone();
+                kv.push(KeyValue::new(attr::TOKEN_SOURCE, src.as_str()));
+                kv
+            }),
             attrs,
             sets: (0..2 * 3 * CacheRefreshReason::ALL.len())
                 .map(|_| std::sync::OnceLock::new())
@@ -355,16 +363,19 @@ impl WorkloadMetrics {
 
     /// Records one iteration as the report does: DurationTotal for every iteration, the
     /// other durations and the acquisition counter for successful ones.
+    /// Successful iterations' durations also carry `tokencache.token_source` (the
+    /// dashboards' percentiles by workload and token source).
     pub fn record(&self, r: &Result<AuthResult, IterError>, total: Duration) {
-        self.total.record(total.as_secs_f64(), &self.attrs);
         match r {
             Ok(a) => {
                 let m = &a.metadata;
-                self.in_cache
-                    .record(m.duration_in_cache.as_secs_f64(), &self.attrs);
-                self.in_http
-                    .record(m.duration_in_http.as_secs_f64(), &self.attrs);
                 let s = usize::from(m.token_source == TokenSource::IdentityProvider);
+                let by_source = &self.by_source[s];
+                self.total.record(total.as_secs_f64(), by_source);
+                self.in_cache
+                    .record(m.duration_in_cache.as_secs_f64(), by_source);
+                self.in_http
+                    .record(m.duration_in_http.as_secs_f64(), by_source);
                 let l = match m.cache_level {
                     CacheLevel::None => 0,
                     CacheLevel::L1 => 1,
@@ -387,7 +398,10 @@ impl WorkloadMetrics {
                     });
                 self.acquisitions.add(1, kv);
             }
-            Err(_) => self.failures.add(1, &self.attrs),
+            Err(_) => {
+                self.total.record(total.as_secs_f64(), &self.attrs);
+                self.failures.add(1, &self.attrs);
+            }
         }
     }
 }

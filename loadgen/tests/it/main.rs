@@ -5,6 +5,7 @@ mod support;
 
 mod compare_regression;
 mod compare_significance;
+mod dashboards;
 mod external_authority;
 mod flows;
 mod inspect;
