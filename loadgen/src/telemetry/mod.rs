@@ -149,15 +149,21 @@ impl Telemetry {
         vec![KeyValue::new(attr::SCENARIO, self.scenario.clone())]
     }
 
-    /// The instruments a workload's drivers record on.
+    /// The instruments a workload's drivers record on. `flow` is the workload's
+    /// `tokencache.flow`; `None` (a web app) tells each acquisition's flow from its result:
+    /// `authorization_code` for a sign-in, `silent` for the rest.
     pub fn workload(&self, name: &str, flow: Option<&str>) -> Option<Arc<WorkloadMetrics>> {
         let meter = self.meter.as_ref()?;
         let mut attrs = self.attrs();
         attrs.push(KeyValue::new(attr::WORKLOAD, name.to_owned()));
-        if let Some(flow) = flow {
-            attrs.push(KeyValue::new(attr::FLOW, flow.to_owned()));
-        }
-        Some(Arc::new(WorkloadMetrics::new(meter, attrs)))
+        let flows = match flow {
+            Some(flow) => {
+                attrs.push(KeyValue::new(attr::FLOW, flow.to_owned()));
+                vec![None]
+            }
+            None => vec![Some(WEB_SIGN_IN), Some(WEB_SILENT)],
+        };
+        Some(Arc::new(WorkloadMetrics::new(meter, attrs, flows)))
     }
 
     /// `tokencache.idp.requests`, with `loadgen.scenario`.
@@ -316,16 +322,26 @@ pub struct WorkloadMetrics {
     acquisitions: Counter<u64>,
     failures: Counter<u64>,
     attrs: Vec<KeyValue>,
-    /// The acquisition counter's attribute sets by (source, level, reason), built once each
-    /// (an allocation per acquisition cost a third of the hit rate).
+    /// The `tokencache.flow` values told per acquisition (a web app: sign-in, silent), or
+    /// `[None]` when `attrs` carries the workload's one flow.
+    flows: Vec<Option<&'static str>>,
+    /// The acquisition counter's attribute sets by (flow, source, level, reason), built once
+    /// each (an allocation per acquisition cost a third of the hit rate).
     sets: Vec<std::sync::OnceLock<Vec<KeyValue>>>,
-    /// The duration histograms' attribute sets of successful iterations: `attrs` plus
-    /// `tokencache.token_source` (cache, identity_provider).
-    by_source: [Vec<KeyValue>; 2],
+    /// The duration histograms' attribute sets of successful iterations by flow: `attrs`
+    /// (plus the flow) plus `tokencache.token_source` (cache, identity_provider).
+    by_source: Vec<[Vec<KeyValue>; 2]>,
 }
 
+/// `tokencache.flow` of a web app's sign-in (the code redemption) and of its other calls.
+const WEB_SIGN_IN: &str = "authorization_code";
+const WEB_SILENT: &str = "silent";
+
+/// Sets per flow in `WorkloadMetrics::sets`: (source, level, reason).
+const SETS_PER_FLOW: usize = 2 * 3 * CacheRefreshReason::ALL.len();
+
 impl WorkloadMetrics {
-    fn new(meter: &Meter, attrs: Vec<KeyValue>) -> Self {
+    fn new(meter: &Meter, attrs: Vec<KeyValue>, flows: Vec<Option<&'static str>>) -> Self {
         let h = |name: &'static str, d: &'static str| {
             meter
                 .f64_histogram(name)
@@ -349,15 +365,24 @@ impl WorkloadMetrics {
                 .u64_counter(names::FAILURES)
                 .with_description("Acquisitions that failed")
                 .build(),
-            by_source: [TokenSource::Cache, TokenSource::IdentityProvider].map(|src| {
-                let mut kv = attrs.clone();
-                kv.push(KeyValue::new(attr::TOKEN_SOURCE, src.as_str()));
-                kv
-            }),
+            by_source: flows
+                .iter()
+                .map(|flow| {
+                    [TokenSource::Cache, TokenSource::IdentityProvider].map(|src| {
+                        let mut kv = attrs.clone();
+                        if let Some(flow) = flow {
+                            kv.push(KeyValue::new(attr::FLOW, *flow));
+                        }
+                        kv.push(KeyValue::new(attr::TOKEN_SOURCE, src.as_str()));
+                        kv
+                    })
+                })
+                .collect(),
             attrs,
-            sets: (0..2 * 3 * CacheRefreshReason::ALL.len())
+            sets: (0..flows.len() * SETS_PER_FLOW)
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
+            flows,
         }
     }
 
@@ -370,7 +395,17 @@ impl WorkloadMetrics {
             Ok(a) => {
                 let m = &a.metadata;
                 let s = usize::from(m.token_source == TokenSource::IdentityProvider);
-                let by_source = &self.by_source[s];
+                // A web app's sign-in is its only acquisition from the identity provider
+                // without a refresh reason (MSAL's NotApplicable): silent calls that go to
+                // the identity provider always have one.
+                let f = match self.flows.len() {
+                    1 => 0,
+                    _ => usize::from(
+                        !(m.token_source == TokenSource::IdentityProvider
+                            && m.cache_refresh_reason == CacheRefreshReason::NotApplicable),
+                    ),
+                };
+                let by_source = &self.by_source[f][s];
                 self.total.record(total.as_secs_f64(), by_source);
                 self.in_cache
                     .record(m.duration_in_cache.as_secs_f64(), by_source);
@@ -385,17 +420,20 @@ impl WorkloadMetrics {
                     .iter()
                     .position(|x| *x == m.cache_refresh_reason)
                     .unwrap_or(0);
-                let kv =
-                    self.sets[(s * 3 + l) * CacheRefreshReason::ALL.len() + r].get_or_init(|| {
-                        let mut kv = self.attrs.clone();
-                        kv.push(KeyValue::new(attr::TOKEN_SOURCE, m.token_source.as_str()));
-                        kv.push(KeyValue::new(attr::CACHE_LEVEL, m.cache_level.as_str()));
-                        kv.push(KeyValue::new(
-                            attr::REFRESH_REASON,
-                            m.cache_refresh_reason.as_str(),
-                        ));
-                        kv
-                    });
+                let i = f * SETS_PER_FLOW + (s * 3 + l) * CacheRefreshReason::ALL.len() + r;
+                let kv = self.sets[i].get_or_init(|| {
+                    let mut kv = self.attrs.clone();
+                    if let Some(flow) = self.flows[f] {
+                        kv.push(KeyValue::new(attr::FLOW, flow));
+                    }
+                    kv.push(KeyValue::new(attr::TOKEN_SOURCE, m.token_source.as_str()));
+                    kv.push(KeyValue::new(attr::CACHE_LEVEL, m.cache_level.as_str()));
+                    kv.push(KeyValue::new(
+                        attr::REFRESH_REASON,
+                        m.cache_refresh_reason.as_str(),
+                    ));
+                    kv
+                });
                 self.acquisitions.add(1, kv);
             }
             Err(_) => {

@@ -385,6 +385,66 @@ fn the_prometheus_endpoint_serves_the_runs_metrics_under_prometheus_names() {
     });
 }
 
+/// A web app's acquisitions carry `tokencache.flow` one by one: `authorization_code` for its
+/// sign-ins (as many as the identity provider saw code redemptions), `silent` for the rest.
+#[test]
+fn a_web_apps_acquisitions_carry_the_flow_of_each_call() {
+    let _turn = heavy();
+    let rt = runtime();
+    rt.block_on(async {
+        let text = "name: otel-web
+duration: 6s
+clock: { speed: 10 }
+authority:
+  embedded: { token_lifetime: 10s, latency: { median: 2ms, p99: 5ms } }
+workload:
+  - name: web
+    flow: web_app
+    users: { count: 20, tenants: 2, pick: round_robin }
+    resources: [api://graph/.default, api://files/.default]
+    session: { requests: { mean: 4 }, think_time: 1s, sign_out: true }
+    arrival: { rate: 5/s }
+telemetry:
+  prometheus: { listen: \"127.0.0.1:0\" }
+";
+        let scn = loadgen::scenario::parse("web.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let s = settings(&scn.export, &|_| None, None).unwrap();
+        let tel = Telemetry::start(&s, &scn.name, loadgen::telemetry::new_run_id())
+            .await
+            .unwrap();
+        let addr = tel.prometheus_addr().expect("listening");
+        let out = loadgen::run::run_with(&scn, std::future::pending(), &tel)
+            .await
+            .unwrap();
+        let text = scrape(addr).await;
+        tel.shutdown().await.unwrap();
+        let rep = loadgen::report::build(&loadgen::report::Meta::of(&scn), &out).json;
+        let ok = rep["acquisitions"]["total"].as_f64().unwrap()
+            - rep["acquisitions"]["failed"].as_f64().unwrap();
+        let sign_ins = rep["identity_provider"]["by_grant_type"]["authorization_code"]
+            .as_f64()
+            .unwrap_or(0.0);
+        let flow = |f: &str| {
+            prom_sum(
+                &text,
+                "tokencache_acquisitions_total",
+                &format!("tokencache_flow=\"{f}\""),
+            )
+        };
+        assert!(sign_ins > 0.0, "{}", rep["identity_provider"]);
+        assert_eq!(flow("authorization_code"), sign_ins, "{text}");
+        assert!(flow("silent") > 0.0, "{text}");
+        assert_eq!(flow("authorization_code") + flow("silent"), ok, "{text}");
+        // Every duration sample of the workload names its flow.
+        for l in text
+            .lines()
+            .filter(|l| l.starts_with("tokencache_acquire_duration_seconds_count{"))
+        {
+            assert!(l.contains("tokencache_flow=\""), "{l}");
+        }
+    });
+}
+
 #[test]
 fn a_dead_collector_neither_hangs_the_run_nor_goes_unnamed() {
     let _turn = traced();
