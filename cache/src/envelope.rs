@@ -245,33 +245,8 @@ impl Envelope {
                 key_id: None,
             });
         }
-        let mut pos = MAGIC.len();
-        let version = *blob
-            .get(pos)
-            .ok_or(DecodeError::Envelope("truncated header"))?;
-        if version != VERSION {
-            return Err(DecodeError::Envelope("unsupported envelope version"));
-        }
-        pos += 1;
-        let flags = *blob
-            .get(pos)
-            .ok_or(DecodeError::Envelope("truncated header"))?;
-        pos += 1;
-        if flags & !(FLAG_DEADLINE | FLAG_ENCRYPTED) != 0 {
-            return Err(DecodeError::Envelope("unknown envelope flags"));
-        }
-        let deadline_millis = if flags & FLAG_DEADLINE != 0 {
-            let raw = blob
-                .get(pos..pos + 8)
-                .ok_or(DecodeError::Envelope("truncated deadline"))?;
-            pos += 8;
-            let mut b = [0u8; 8];
-            b.copy_from_slice(raw);
-            Some(u64::from_be_bytes(b))
-        } else {
-            None
-        };
-        if flags & FLAG_ENCRYPTED == 0 {
+        let h = Self::header(blob)?.ok_or(DecodeError::Envelope("truncated header"))?;
+        if !h.encrypted {
             if self.encrypts() {
                 // Same rule as for plain JSON: with keys configured, everything is encrypted.
                 // (Clearing the flag bit of a sealed blob must not turn ciphertext into data.)
@@ -280,47 +255,37 @@ impl Envelope {
                 ));
             }
             return Ok(Opened {
-                json: blob[pos..].to_vec(),
-                deadline_millis,
+                json: blob[h.header_len..].to_vec(),
+                deadline_millis: h.deadline_millis,
                 key_id: None,
             });
         }
-        let id_len = *blob
-            .get(pos)
-            .ok_or(DecodeError::Envelope("truncated key id"))? as usize;
-        pos += 1;
-        let id_bytes = blob
-            .get(pos..pos + id_len)
-            .ok_or(DecodeError::Envelope("truncated key id"))?;
-        pos += id_len;
-        let header_end = pos;
-        let id = std::str::from_utf8(id_bytes)
-            .map_err(|_| DecodeError::Envelope("key id is not UTF-8"))?;
+        let id = h.key_id.as_deref().unwrap_or_default();
         let key = self
             .keys
             .iter()
             .find(|k| k.id == id)
             .ok_or_else(|| DecodeError::UnknownKey(id.to_owned()))?;
-        let nonce: [u8; NONCE_LEN] = blob
-            .get(pos..pos + NONCE_LEN)
-            .and_then(|n| n.try_into().ok())
-            .ok_or(DecodeError::Envelope("truncated nonce"))?;
-        pos += NONCE_LEN;
-        let aad = associated_data(&blob[..header_end], partition_key);
+        // `header` checked the nonce is there: it ends the header.
+        let nonce_at = h.header_len - NONCE_LEN;
+        let nonce: [u8; NONCE_LEN] = blob[nonce_at..h.header_len]
+            .try_into()
+            .map_err(|_| DecodeError::Envelope("truncated nonce"))?;
+        let aad = associated_data(&blob[..nonce_at], partition_key);
         let json = key
             .cipher
             .decrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: &blob[pos..],
+                    msg: &blob[h.header_len..],
                     aad: &aad,
                 },
             )
             .map_err(|_| DecodeError::Decrypt)?;
         Ok(Opened {
             json,
-            deadline_millis,
-            key_id: Some(key.id.clone()),
+            deadline_millis: h.deadline_millis,
+            key_id: h.key_id,
         })
     }
 }
