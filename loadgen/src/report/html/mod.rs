@@ -644,33 +644,31 @@ fn capacity(p: &mut Page, runs: &[Run]) {
         b.push_str("</tr>");
     }
     // Derived: bytes per cached entry at the peak.
-    b.push_str("<tr><th>L1 bytes per entry at peak (derived)</th>");
-    for r in runs {
-        let (by, n) = (
-            f(r.json, "memory.peak.l1_bytes"),
-            f(r.json, "memory.peak.l1_entries"),
-        );
-        let v = if n > 0.0 {
-            fmt_bytes(by / n)
-        } else {
-            "–".into()
-        };
-        let _ = write!(b, "<td class=\"num\" colspan=\"2\">{v}</td>");
+    for (label, bytes, count) in [
+        (
+            "L1 bytes per entry at peak (derived)",
+            "memory.peak.l1_bytes",
+            "memory.peak.l1_entries",
+        ),
+        (
+            "L2 bytes per key at peak (derived)",
+            "memory.peak.l2_bytes",
+            "memory.peak.l2_keys",
+        ),
+    ] {
+        let _ = write!(b, "<tr><th>{label}</th>");
+        for r in runs {
+            let (by, n) = (f(r.json, bytes), f(r.json, count));
+            let v = if n > 0.0 {
+                fmt_bytes(by / n)
+            } else {
+                "–".into()
+            };
+            let _ = write!(b, "<td class=\"num\" colspan=\"2\">{v}</td>");
+        }
+        b.push_str("</tr>");
     }
-    b.push_str("</tr><tr><th>L2 bytes per key at peak (derived)</th>");
-    for r in runs {
-        let (by, n) = (
-            f(r.json, "memory.peak.l2_bytes"),
-            f(r.json, "memory.peak.l2_keys"),
-        );
-        let v = if n > 0.0 {
-            fmt_bytes(by / n)
-        } else {
-            "–".into()
-        };
-        let _ = write!(b, "<td class=\"num\" colspan=\"2\">{v}</td>");
-    }
-    b.push_str("</tr></table>");
+    b.push_str("</table>");
 }
 
 #[cfg(test)]
