@@ -224,16 +224,7 @@ where
     let pattern = format!("{}*", glob_escape(prefix));
     let mut cursor: u64 = 0;
     while out.len() < limit {
-        let reply = exec(
-            redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .to_owned(),
-        )
-        .await?;
+        let reply = exec(scan_cmd(cursor, &pattern)).await?;
         let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
         for key in batch {
             if out.len() < limit {
@@ -359,16 +350,7 @@ where
     let mut keys: u64 = 0;
     let mut sampled: Vec<Vec<u8>> = Vec::new();
     loop {
-        let reply = exec(
-            redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .to_owned(),
-        )
-        .await?;
+        let reply = exec(scan_cmd(cursor, &pattern)).await?;
         let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
         keys += batch.len() as u64;
         for key in batch {
@@ -415,6 +397,17 @@ fn used_memory(info: &str) -> Option<u64> {
     info.lines()
         .find_map(|l| l.trim().strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// One `SCAN cursor MATCH pattern COUNT 1000` step.
+fn scan_cmd(cursor: u64, pattern: &str) -> Cmd {
+    redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .to_owned()
 }
 
 /// Escapes Redis glob metacharacters so a prefix matches literally.
