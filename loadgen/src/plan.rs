@@ -235,10 +235,11 @@ impl Inputs {
         if grants.is_object() {
             let secs = num(&cap["virtual_seconds"], "capacity.virtual_seconds")?.max(1e-9);
             for (flow, m) in &mut flows {
-                let n: f64 = grants_of(flow)
+                // fold from +0.0: an empty f64 `sum()` is -0.0, printed as "-0.00".
+                let n = grants_of(flow)
                     .iter()
                     .filter_map(|g| grants[*g].as_f64())
-                    .sum();
+                    .fold(0.0, |a, b| a + b);
                 m.idp_per_s = n / secs;
             }
         }
@@ -480,7 +481,7 @@ pub fn project(inputs: &Inputs, target: &Target) -> Plan {
             },
         );
     }
-    let sum = |g: fn(&FlowPlan) -> f64| flows.values().map(g).sum::<f64>();
+    let sum = |g: fn(&FlowPlan) -> f64| flows.values().map(g).fold(0.0, |a, b| a + b);
     let (rate, idp) = (sum(|p| p.requests_per_s), sum(|p| p.idp_per_s));
     let partitions = sum(|p| p.partitions);
     let l2_ops = rate * inputs.l2_reads_per_acquisition + idp * inputs.l2_writes_per_idp_request;

@@ -260,6 +260,16 @@ fn plan_reads_a_target_file_and_flags_override_it_and_the_formulas_show_the_meas
         "{}",
         plan["warnings"]
     );
+    // That run made no identity-provider request after populate: its rates print as 0,
+    // never as "-0.00" (an empty f64 sum is negative zero).
+    assert_eq!(
+        plan["flows"]["client_credentials"]["identity_provider_requests_per_s"],
+        0.0
+    );
+    let short_report = dir.path().join("short/report.json");
+    let (code, text, _) = loadgen(&["plan", "--from", short_report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("-0.0"), "{text}");
 }
 
 #[test]
