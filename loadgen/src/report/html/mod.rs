@@ -612,7 +612,12 @@ fn capacity(p: &mut Page, runs: &[Run]) {
     .map(|k| ((*k).to_owned(), k.ends_with("bytes")))
     .collect();
     // Optional keys (written by newer runs): shown when present.
-    for key in ["memory.bytes_per_partition", "capacity"] {
+    for key in [
+        "memory.l2_server",
+        "memory.bytes_per_partition",
+        "memory.growth_per_1000_partitions",
+        "capacity",
+    ] {
         let mut found = Vec::new();
         for r in runs {
             if let Some(v) = get(r.json, key) {
@@ -694,12 +699,18 @@ mod tests {
     fn capacity_keys_of_newer_reports_are_shown_when_present() {
         let j = serde_json::json!({
             "schema_version": 1,
-            "memory": {"peak": {"l1_bytes": 2048, "l1_entries": 4}, "bytes_per_partition": {"l1": 512.5}},
+            "memory": {"peak": {"l1_bytes": 2048, "l1_entries": 4}, "bytes_per_partition": {"l1": 512.5},
+                       "l2_method": "memory-usage-sample",
+                       "l2_server": {"baseline_bytes": 988_960, "delta_bytes": 5_557_664, "delta_bytes_per_key": 2778.8},
+                       "growth_per_1000_partitions": {"l1_bytes": 2_266_000}},
             "capacity": {"partitions_per_gib": 1_000_000, "flows": {"daemon": {"bytes_per_partition": 600}}},
         });
         let html = render(&[Run::new("A", "a.json", &j).unwrap()]);
         for key in [
             "memory.bytes_per_partition.l1",
+            "memory.l2_server.delta_bytes",
+            "memory.l2_server.delta_bytes_per_key",
+            "memory.growth_per_1000_partitions.l1_bytes",
             "capacity.partitions_per_gib",
             "capacity.flows.daemon.bytes_per_partition",
             "memory.peak.l1_bytes",
