@@ -313,23 +313,32 @@ fn prom_sum(text: &str, metric: &str, label: &str) -> f64 {
         .sum()
 }
 
+/// Runs `scn` (which serves Prometheus on a free port), scrapes the endpoint once the run
+/// is over and shuts telemetry down: (report json, scraped text, run id, endpoint address).
+async fn run_scraped(
+    scn: &loadgen::scenario::Scenario,
+) -> (serde_json::Value, String, String, SocketAddr) {
+    let s = settings(&scn.export, &|_| None, None).unwrap();
+    let tel = Telemetry::start(&s, &scn.name, loadgen::telemetry::new_run_id())
+        .await
+        .unwrap();
+    let addr = tel.prometheus_addr().expect("listening");
+    let out = loadgen::run::run_with(scn, std::future::pending(), &tel)
+        .await
+        .unwrap();
+    let text = scrape(addr).await;
+    tel.shutdown().await.unwrap();
+    let rep = loadgen::report::build(&loadgen::report::Meta::of(scn), &out).json;
+    (rep, text, out.run_id, addr)
+}
+
 #[test]
 fn the_prometheus_endpoint_serves_the_runs_metrics_under_prometheus_names() {
     let _turn = heavy();
     let rt = runtime();
     rt.block_on(async {
         let scn = scenario("  prometheus: { listen: \"127.0.0.1:0\" }\n");
-        let s = settings(&scn.export, &|_| None, None).unwrap();
-        let tel = Telemetry::start(&s, &scn.name, loadgen::telemetry::new_run_id())
-            .await
-            .unwrap();
-        let addr = tel.prometheus_addr().expect("listening");
-        let out = loadgen::run::run_with(&scn, std::future::pending(), &tel)
-            .await
-            .unwrap();
-        let text = scrape(addr).await;
-        tel.shutdown().await.unwrap();
-        let rep = loadgen::report::build(&loadgen::report::Meta::of(&scn), &out).json;
+        let (rep, text, run_id, addr) = run_scraped(&scn).await;
         let total = rep["acquisitions"]["total"].as_f64().unwrap();
         assert_eq!(
             prom_sum(
@@ -377,7 +386,7 @@ fn the_prometheus_endpoint_serves_the_runs_metrics_under_prometheus_names() {
             "{text}"
         );
         assert!(
-            text.contains(&format!("loadgen_run_id=\"{}\"", out.run_id)),
+            text.contains(&format!("loadgen_run_id=\"{run_id}\"")),
             "target_info carries the run id"
         );
         // The endpoint is gone after shutdown.
@@ -408,17 +417,7 @@ telemetry:
   prometheus: { listen: \"127.0.0.1:0\" }
 ";
         let scn = loadgen::scenario::parse("web.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let s = settings(&scn.export, &|_| None, None).unwrap();
-        let tel = Telemetry::start(&s, &scn.name, loadgen::telemetry::new_run_id())
-            .await
-            .unwrap();
-        let addr = tel.prometheus_addr().expect("listening");
-        let out = loadgen::run::run_with(&scn, std::future::pending(), &tel)
-            .await
-            .unwrap();
-        let text = scrape(addr).await;
-        tel.shutdown().await.unwrap();
-        let rep = loadgen::report::build(&loadgen::report::Meta::of(&scn), &out).json;
+        let (rep, text, _, _) = run_scraped(&scn).await;
         let ok = rep["acquisitions"]["total"].as_f64().unwrap()
             - rep["acquisitions"]["failed"].as_f64().unwrap();
         let sign_ins = rep["identity_provider"]["by_grant_type"]["authorization_code"]
