@@ -2,30 +2,14 @@
 //! a token; bad input exits 2 naming the problem, an unreachable server exits 1 fast.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokencache::{EncryptionKey, Envelope, Partition};
 
-use super::support::{loadgen, repo};
+use super::support::{loadgen, loadgen_env, repo};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const OTHER_KEY_HEX: &str = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-/// `loadgen ARGS` with extra environment variables: (exit code, stdout, stderr).
-pub fn loadgen_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(repo())
-        .output()
-        .expect("run loadgen");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn golden(name: &str) -> std::path::PathBuf {
     repo().join("cache/tests/golden").join(name)

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use testkit::{Postgres, RedisServer};
 
-use super::inspect::loadgen_env;
+use super::support::loadgen_env;
 use super::support::{heavy, read_json};
 
 const KEY_HEX: &str = "4f3c2b1a00112233445566778899aabbccddeeff0123456789abcdef01234567";

@@ -9,8 +9,14 @@ pub fn repo() -> PathBuf {
 
 /// Runs `loadgen ARGS` from the repository root: (exit code, stdout, stderr).
 pub fn loadgen(args: &[&str]) -> (i32, String, String) {
+    loadgen_env(args, &[])
+}
+
+/// `loadgen ARGS` with extra environment variables: (exit code, stdout, stderr).
+pub fn loadgen_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo())
         .output()
         .expect("run loadgen");

@@ -508,48 +508,23 @@ fn time_charts(p: &mut Page, runs: &[Run]) {
         &y,
         &ratio,
     );
-    let reasons: Vec<(String, String)> = nonzero_keys(runs, "refresh_reason")
-        .into_iter()
-        .map(|k| (format!("refresh_reason.{k}"), k))
-        .collect();
-    let refs: Vec<(&str, &str)> = reasons
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let series = over_time(runs, &refs, |t, k| {
-        Some(f(t, k) / f(t, "length_s").max(1e-9))
-    });
-    p.figure(
-        "refresh-reasons-over-time",
-        "Refresh reasons over time",
+    rate_figure(
+        p,
+        runs,
+        &x,
+        ("refresh-reasons-over-time", "Refresh reasons over time"),
         "Acquisitions per virtual second by CacheRefreshReason.",
-        &x,
-        &Axis::new("per second", Scale::Linear, fmt_plain),
-        &series,
+        "refresh_reason",
+        |k| k.to_owned(),
     );
-    let statuses: Vec<(String, String)> = nonzero_keys(runs, "identity_provider.by_status")
-        .into_iter()
-        .map(|k| {
-            (
-                format!("identity_provider.by_status.{k}"),
-                format!("HTTP {k}"),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = statuses
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let series = over_time(runs, &refs, |t, k| {
-        Some(f(t, k) / f(t, "length_s").max(1e-9))
-    });
-    p.figure(
-        "idp-over-time",
-        "Identity-provider requests over time",
-        "Token-endpoint requests per virtual second by HTTP status.",
+    rate_figure(
+        p,
+        runs,
         &x,
-        &Axis::new("per second", Scale::Linear, fmt_plain),
-        &series,
+        ("idp-over-time", "Identity-provider requests over time"),
+        "Token-endpoint requests per virtual second by HTTP status.",
+        "identity_provider.by_status",
+        |k| format!("HTTP {k}"),
     );
     let mem = [
         ("l1_bytes", "L1 bytes"),
@@ -582,6 +557,35 @@ fn time_charts(p: &mut Page, runs: &[Run]) {
             base: 1024.0,
             ..Axis::new("bytes", Scale::Linear, fmt_bytes)
         },
+        &series,
+    );
+}
+
+/// A chart of the per-interval counters under `prefix` (those not zero in every run), as
+/// rates per virtual second, one series per key labelled by `label`.
+fn rate_figure(
+    p: &mut Page,
+    runs: &[Run],
+    x: &Axis,
+    (id, title): (&str, &str),
+    caption: &str,
+    prefix: &str,
+    label: impl Fn(&str) -> String,
+) {
+    let keys: Vec<(String, String)> = nonzero_keys(runs, prefix)
+        .into_iter()
+        .map(|k| (format!("{prefix}.{k}"), label(&k)))
+        .collect();
+    let refs: Vec<(&str, &str)> = keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let series = over_time(runs, &refs, |t, k| {
+        Some(f(t, k) / f(t, "length_s").max(1e-9))
+    });
+    p.figure(
+        id,
+        title,
+        caption,
+        x,
+        &Axis::new("per second", Scale::Linear, fmt_plain),
         &series,
     );
 }
