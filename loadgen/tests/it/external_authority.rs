@@ -6,16 +6,12 @@ use std::sync::Arc;
 
 use mock_authority::{Authority, AuthorityConfig, SystemTimeSource};
 
-use super::support::{heavy, loadgen};
+use super::support::{heavy, loadgen, runtime};
 
 #[test]
 fn a_run_against_an_external_authority_over_https_uses_its_ca_file() {
     let _turn = heavy();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let authority = Arc::new(
             Authority::new(AuthorityConfig::default(), Arc::new(SystemTimeSource)).unwrap(),

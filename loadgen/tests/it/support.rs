@@ -31,15 +31,19 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read report")).expect("json")
 }
 
-/// Runs a scenario text in process (its own two-worker runtime); never interrupted.
-pub fn run_text(text: &str) -> (loadgen::scenario::Scenario, loadgen::run::RunOutput) {
-    let scn = loadgen::scenario::parse("test.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A two-worker runtime, as the binary runs with on this machine's two cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
-    let out = rt
+        .expect("runtime")
+}
+
+/// Runs a scenario text in process (its own two-worker runtime); never interrupted.
+pub fn run_text(text: &str) -> (loadgen::scenario::Scenario, loadgen::run::RunOutput) {
+    let scn = loadgen::scenario::parse("test.yaml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = runtime()
         .block_on(loadgen::run::run(&scn, std::future::pending()))
         .expect("run");
     (scn, out)

@@ -11,7 +11,7 @@ use loadgen::telemetry::{settings, Telemetry};
 use tokencache::metrics as names;
 
 use super::otlp_receiver::{self, attr, counter_sum, histogram_count, Receiver};
-use super::support::heavy;
+use super::support::{heavy, runtime};
 
 /// Tests that trace take turns: the span exporter is switched process-wide.
 fn traced() -> std::sync::MutexGuard<'static, ()> {
@@ -35,14 +35,6 @@ telemetry:
 {telemetry}"
     );
     loadgen::scenario::parse("otel.yaml", &text, &[]).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Runs `scn` with the settings its keys give (no environment), returns the report json.

@@ -10,16 +10,12 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokencache::metrics as names;
 
 use super::otlp_receiver;
-use super::support::heavy;
+use super::support::{heavy, runtime};
 
 #[test]
 fn the_mocks_server_spans_are_children_of_the_caches_http_spans() {
     let _turn = heavy();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let (rx, addr) = otlp_receiver::grpc().await;
         let collector = format!("http://{addr}");
